@@ -1,0 +1,128 @@
+using Engine.Autograd;
+using Kernels.Cpu;
+
+namespace Engine;
+
+// Elementwise binary ops with NumPy broadcasting. Backward hands each input the gradient at the broadcast
+// shape; Backprop.Accumulate sums it back down to the input's shape.
+public sealed partial class Tensor
+{
+    public static Tensor Add(Tensor a, Tensor b)
+    {
+        var y = Broadcast<AddOp>("Add", a, b);
+        return Backprop.Record("Add", y, [a, b], g => { Backprop.Accumulate(a, g); Backprop.Accumulate(b, g); });
+    }
+
+    public static Tensor Sub(Tensor a, Tensor b)
+    {
+        var y = Broadcast<SubOp>("Sub", a, b);
+        return Backprop.Record("Sub", y, [a, b], g => { Backprop.Accumulate(a, g); if (b.RequiresGrad) Backprop.Accumulate(b, -g); });
+    }
+
+    public static Tensor Mul(Tensor a, Tensor b)
+    {
+        var y = Broadcast<MulOp>("Mul", a, b);
+        return Backprop.Record("Mul", y, [a, b], g =>
+        {
+            if (a.RequiresGrad) Backprop.Accumulate(a, g * b);
+            if (b.RequiresGrad) Backprop.Accumulate(b, g * a);
+        });
+    }
+
+    public static Tensor Div(Tensor a, Tensor b)
+    {
+        var y = Broadcast<DivOp>("Div", a, b);
+        return Backprop.Record("Div", y, [a, b], g =>
+        {
+            if (a.RequiresGrad) Backprop.Accumulate(a, g / b);
+            if (b.RequiresGrad) Backprop.Accumulate(b, -g * y / b);
+        });
+    }
+
+    /// <summary>a^b elementwise. The gradient for b uses log a, so differentiate b only where a &gt; 0.</summary>
+    public static Tensor Pow(Tensor a, Tensor b)
+    {
+        var y = Broadcast<PowOp>("Pow", a, b);
+        return Backprop.Record("Pow", y, [a, b], g =>
+        {
+            if (a.RequiresGrad) Backprop.Accumulate(a, g * b * Pow(a, b - 1f));
+            if (b.RequiresGrad) Backprop.Accumulate(b, g * y * a.Log());
+        });
+    }
+
+    /// <summary>Elementwise maximum; on ties the gradient goes to <paramref name="a"/>.</summary>
+    public static Tensor Maximum(Tensor a, Tensor b)
+    {
+        var y = Broadcast<MaxOp>("Maximum", a, b);
+        return Backprop.Record("Maximum", y, [a, b], g =>
+        {
+            var takeA = Broadcast<GreaterEqualOp>("Maximum", a, b);
+            if (a.RequiresGrad) Backprop.Accumulate(a, g * takeA);
+            if (b.RequiresGrad) Backprop.Accumulate(b, g * (1f - takeA));
+        });
+    }
+
+    /// <summary>Elementwise minimum; on ties the gradient goes to <paramref name="a"/>.</summary>
+    public static Tensor Minimum(Tensor a, Tensor b)
+    {
+        var y = Broadcast<MinOp>("Minimum", a, b);
+        return Backprop.Record("Minimum", y, [a, b], g =>
+        {
+            var takeA = Broadcast<LessEqualOp>("Minimum", a, b);
+            if (a.RequiresGrad) Backprop.Accumulate(a, g * takeA);
+            if (b.RequiresGrad) Backprop.Accumulate(b, g * (1f - takeA));
+        });
+    }
+
+    public static Tensor operator +(Tensor a, Tensor b) => Add(a, b);
+    public static Tensor operator -(Tensor a, Tensor b) => Sub(a, b);
+    public static Tensor operator *(Tensor a, Tensor b) => Mul(a, b);
+    public static Tensor operator /(Tensor a, Tensor b) => Div(a, b);
+    public static Tensor operator +(Tensor a, float b) => Add(a, Scalar(b));
+    public static Tensor operator +(float a, Tensor b) => Add(Scalar(a), b);
+    public static Tensor operator -(Tensor a, float b) => Sub(a, Scalar(b));
+    public static Tensor operator -(float a, Tensor b) => Sub(Scalar(a), b);
+    public static Tensor operator *(Tensor a, float b) => Mul(a, Scalar(b));
+    public static Tensor operator *(float a, Tensor b) => Mul(Scalar(a), b);
+    public static Tensor operator /(Tensor a, float b) => Div(a, Scalar(b));
+    public static Tensor operator /(float a, Tensor b) => Div(Scalar(a), b);
+    public static Tensor operator -(Tensor a) => a.Neg();
+
+    /// <summary>Adds <paramref name="other"/> (broadcast to this shape) into this contiguous tensor. Not recorded: for gradients and optimizer state.</summary>
+    public void AddInPlace(Tensor other, float scale = 1f)
+    {
+        if (!Shapes.SameShape(Shape, other.Shape))
+            other = other.Expand(Shape);
+        Elementwise.Axpy(scale, other.Contiguous().Span, Span);
+    }
+
+    /// <summary>The broadcasting driver: picks the contiguous, scalar-operand or strided row kernel.</summary>
+    internal static Tensor Broadcast<T>(string op, Tensor a, Tensor b) where T : IBinaryOp
+    {
+        Device.Common(op, a, b);
+        var shape = Shapes.Broadcast(op, a.Shape, b.Shape);
+        var y = Zeros(shape);
+        var yd = y.Storage.Data;
+        if (y.Numel == 0) return y;
+        bool aFull = a.IsContiguous && Shapes.SameShape(a.Shape, shape);
+        bool bFull = b.IsContiguous && Shapes.SameShape(b.Shape, shape);
+        if (aFull && bFull) { Elementwise.Binary<T>(a.Span, b.Span, y.Span); return y; }
+        if (aFull && b.Numel == 1) { Elementwise.BinaryScalarB<T>(a.Span, b.Storage.Data[b.Offset], y.Span); return y; }
+        if (bFull && a.Numel == 1) { Elementwise.BinaryScalarA<T>(a.Storage.Data[a.Offset], b.Span, y.Span); return y; }
+
+        var sa = Strided.BroadcastStrides(a, shape);
+        var sb = Strided.BroadcastStrides(b, shape);
+        int n = shape.Length == 0 ? 1 : shape[^1];
+        int ia = shape.Length == 0 ? 1 : sa[^1], ib = shape.Length == 0 ? 1 : sb[^1];
+        var ad = a.Storage.Data; var bd = b.Storage.Data;
+        Strided.ForEachRow(shape, y.Strides, 0, sa, a.Offset, sb, b.Offset, (o, ao, bo) =>
+        {
+            var dst = yd.AsSpan(o, n);
+            if (ia == 1 && ib == 1) Elementwise.Binary<T>(ad.AsSpan(ao, n), bd.AsSpan(bo, n), dst);
+            else if (ia == 1 && ib == 0) Elementwise.BinaryScalarB<T>(ad.AsSpan(ao, n), bd[bo], dst);
+            else if (ia == 0 && ib == 1) Elementwise.BinaryScalarA<T>(ad[ao], bd.AsSpan(bo, n), dst);
+            else Elementwise.BinaryStrided<T>(ad.AsSpan(ao), ia, bd.AsSpan(bo), ib, dst, n);
+        });
+        return y;
+    }
+}

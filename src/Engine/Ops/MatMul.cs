@@ -1,0 +1,81 @@
+using Engine.Autograd;
+using Kernels.Cpu;
+
+namespace Engine;
+
+// Matrix multiply over the last two axes, batched and broadcast over the leading ones:
+// (..., M, K) @ (..., K, N) -> (..., M, N).
+public sealed partial class Tensor
+{
+    public static Tensor MatMul(Tensor a, Tensor b)
+    {
+        Device.Common("MatMul", a, b);
+        if (a.Rank < 2 || b.Rank < 2)
+            throw new ShapeMismatchException($"MatMul: both operands need rank ≥ 2, got {Shapes.Format(a.Shape)} and {Shapes.Format(b.Shape)} (use Unsqueeze for vectors)");
+        int m = a.Shape[^2], k = a.Shape[^1], n = b.Shape[^1];
+        if (b.Shape[^2] != k)
+            throw new ShapeMismatchException($"MatMul: inner sizes differ: {Shapes.Format(a.Shape)} @ {Shapes.Format(b.Shape)} ({k} vs {b.Shape[^2]})");
+        var batch = Shapes.Broadcast("MatMul", a.Shape[..^2], b.Shape[..^2]);
+        var y = Zeros([.. batch, m, n]);
+        var A = MatrixOperand.Of(a, batch);
+        var B = MatrixOperand.Of(b, batch);
+        var yd = y.Storage.Data;
+        int count = Shapes.Numel(batch);
+        var gemm = KernelRegistry.FastGemm;
+        for (int i = 0; i < count; i++)
+            gemm(A.Transposed, B.Transposed, m, n, k, 1f,
+                A.Data.AsSpan(A.OffsetOf(i)), A.Ld, B.Data.AsSpan(B.OffsetOf(i)), B.Ld, 0f, yd.AsSpan(i * m * n, m * n), n);
+        return Backprop.Record("MatMul", y, [a, b], g =>
+        {
+            if (a.RequiresGrad) Backprop.Accumulate(a, MatMul(g, b.T));
+            if (b.RequiresGrad) Backprop.Accumulate(b, MatMul(a.T, g));
+        }, $"{m}×{k} @ {k}×{n}");
+    }
+
+    /// <summary>Shorthand for <see cref="MatMul(Tensor, Tensor)"/>.</summary>
+    public Tensor MatMul(Tensor other) => MatMul(this, other);
+
+    /// <summary>
+    /// One operand of a batched GEMM: storage, per-batch offsets, and whether each matrix is stored row-major
+    /// or transposed (so a .T view reaches the kernel as a flag, not a copy).
+    /// </summary>
+    sealed class MatrixOperand
+    {
+        public required float[] Data;
+        public required bool Transposed;
+        public required int Ld;
+        public required int[] BatchStrides;
+        public required int Offset;
+        public required int[] Batch;
+
+        public static MatrixOperand Of(Tensor t, int[] batch)
+        {
+            int rows = t.Shape[^2], cols = t.Shape[^1];
+            bool rowMajor = t.Strides[^1] == 1 && (t.Strides[^2] == cols || rows == 1);
+            bool colMajor = !rowMajor && t.Strides[^2] == 1 && (t.Strides[^1] == rows || cols == 1);
+            if (!rowMajor && !colMajor)
+            {
+                using var _ = GradMode.NoGrad();
+                t = t.Detach().Contiguous();
+                rowMajor = true;
+            }
+            var full = t.Detach().Expand([.. batch, rows, cols]);
+            return new MatrixOperand
+            {
+                Data = t.Storage.Data,
+                Transposed = !rowMajor,
+                Ld = rowMajor ? Math.Max(cols, t.Strides[^2]) : Math.Max(rows, t.Strides[^1]),
+                BatchStrides = full.Strides[..^2],
+                Offset = full.Offset,
+                Batch = batch,
+            };
+        }
+
+        public int OffsetOf(int flatBatch)
+        {
+            int o = Offset;
+            for (int d = Batch.Length - 1; d >= 0; d--) { o += flatBatch % Batch[d] * BatchStrides[d]; flatBatch /= Batch[d]; }
+            return o;
+        }
+    }
+}

@@ -1,0 +1,197 @@
+using System.Text;
+using Engine.Autograd;
+using Engine.Random;
+
+namespace Engine;
+
+/// <summary>
+/// A float32 tensor of any rank: a <see cref="Storage"/> seen through a shape, strides and an offset.
+/// Ops live in the files under <c>Ops/</c> (each is a partial of this class or of <see cref="Ops"/>), each
+/// with its forward and backward side by side.
+/// </summary>
+/// <example><c>var y = (Tensor.Randn([2, 3], new Generator(0)) * 2f).Sum();</c></example>
+public sealed partial class Tensor
+{
+    public Storage Storage { get; }
+    public int[] Shape { get; }
+    public int[] Strides { get; }
+    public int Offset { get; }
+
+    /// <summary>Whether gradients flow to this tensor. Set it on leaves (parameters, inputs you differentiate).</summary>
+    public bool RequiresGrad { get; set; }
+
+    /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/>; null until then.</summary>
+    public Tensor? Grad { get; set; }
+
+    /// <summary>The op that produced this tensor, or null for a leaf. The autograd graph, open for inspection.</summary>
+    public Node? Node { get; internal set; }
+
+    /// <summary>An optional label shown in graph dumps (parameters get their hierarchical name).</summary>
+    public string? Name { get; set; }
+
+    internal Tensor(Storage storage, int[] shape, int[] strides, int offset)
+    {
+        Storage = storage; Shape = shape; Strides = strides; Offset = offset;
+    }
+
+    internal Tensor(float[] data, int[] shape, Device? device = null)
+        : this(new Storage(data, device ?? Device.Cpu), shape, Shapes.ContiguousStrides(shape), 0)
+    {
+        if (data.Length != Shapes.Numel(shape))
+            throw new ShapeMismatchException($"Tensor: {data.Length} values do not fill shape {Shapes.Format(shape)}");
+    }
+
+    public Device Device => Storage.Device;
+    public int Rank => Shape.Length;
+    public int Numel => Shapes.Numel(Shape);
+    public bool IsLeaf => Node is null;
+
+    /// <summary>Size of axis <paramref name="axis"/> (negative counts from the end).</summary>
+    public int Size(int axis) => Shape[Shapes.Axis("Size", axis, Rank)];
+
+    /// <summary>True when the elements lie in row-major order with no gaps starting at <see cref="Offset"/>.</summary>
+    public bool IsContiguous
+    {
+        get
+        {
+            int expected = 1;
+            for (int i = Rank - 1; i >= 0; i--)
+            {
+                if (Shape[i] != 1 && Strides[i] != expected) return false;
+                expected *= Shape[i];
+            }
+            return true;
+        }
+    }
+
+    /// <summary>The elements of a contiguous tensor, in row-major order. Call <see cref="Contiguous"/> first otherwise.</summary>
+    public Span<float> Span
+    {
+        get
+        {
+            if (!IsContiguous) throw new InvalidOperationException($"Span: tensor of shape {Shapes.Format(Shape)} is not contiguous; call Contiguous() first");
+            if (Device.Kind != DeviceKind.Cpu) throw new DeviceMismatchException($"Span: tensor is on {Device}; copy it to the CPU first");
+            return Storage.Data.AsSpan(Offset, Numel);
+        }
+    }
+
+    // ---------------------------------------------------------------- creation
+
+    public static Tensor FromArray(float[] data, params int[] shape) => new((float[])data.Clone(), (int[])shape.Clone());
+
+    /// <summary>Wraps <paramref name="data"/> without copying; the tensor and the array then share memory.</summary>
+    public static Tensor Wrap(float[] data, params int[] shape) => new(data, (int[])shape.Clone());
+
+    public static Tensor Scalar(float value) => new([value], []);
+    public static Tensor Zeros(int[] shape, Device? device = null) => new(new float[Shapes.Numel(shape)], (int[])shape.Clone(), device);
+    public static Tensor Ones(int[] shape) => Full(shape, 1f);
+
+    public static Tensor Full(int[] shape, float value)
+    {
+        var d = new float[Shapes.Numel(shape)];
+        Array.Fill(d, value);
+        return new(d, (int[])shape.Clone());
+    }
+
+    public static Tensor ZerosLike(Tensor t) => Zeros(t.Shape);
+    public static Tensor OnesLike(Tensor t) => Ones(t.Shape);
+
+    /// <summary>0, step, 2·step, … below <paramref name="end"/>, starting at <paramref name="start"/>.</summary>
+    public static Tensor Arange(float start, float end, float step = 1f)
+    {
+        if (step == 0 || (end - start) / step < 0) throw new ArgumentException($"Arange: cannot go from {start} to {end} in steps of {step}");
+        int n = (int)Math.Ceiling((end - start) / step);
+        var d = new float[n];
+        for (int i = 0; i < n; i++) d[i] = start + i * step;
+        return new(d, [n]);
+    }
+
+    public static Tensor Arange(int n) => Arange(0, n);
+
+    /// <summary>Standard normal samples from a seeded <see cref="Generator"/>.</summary>
+    public static Tensor Randn(int[] shape, Generator g, float mean = 0f, float std = 1f)
+    {
+        var t = Zeros(shape);
+        g.FillNormal(t.Storage.Data, mean, std);
+        return t;
+    }
+
+    /// <summary>Uniform samples in [low, high) from a seeded <see cref="Generator"/>.</summary>
+    public static Tensor Rand(int[] shape, Generator g, float low = 0f, float high = 1f)
+    {
+        var t = Zeros(shape);
+        g.FillUniform(t.Storage.Data, low, high);
+        return t;
+    }
+
+    // ---------------------------------------------------------------- reading values
+
+    /// <summary>A copy of the elements in row-major order.</summary>
+    public float[] ToArray() => Contiguous().Span.ToArray();
+
+    /// <summary>The single value of a one-element tensor.</summary>
+    public float Item()
+    {
+        if (Numel != 1) throw new ShapeMismatchException($"Item: tensor of shape {Shapes.Format(Shape)} has {Numel} elements, not 1");
+        return Storage.Data[Offset];
+    }
+
+    /// <summary>Element at a multi-index (slow; for tests and inspection).</summary>
+    [System.Runtime.CompilerServices.IndexerName("At")]
+    public float this[params int[] index]
+    {
+        get => Storage.Data[FlatIndex(index)];
+        set => Storage.Data[FlatIndex(index)] = value;
+    }
+
+    int FlatIndex(int[] index)
+    {
+        if (index.Length != Rank) throw new ShapeMismatchException($"indexer: {index.Length} indices for a tensor of rank {Rank}");
+        int o = Offset;
+        for (int i = 0; i < Rank; i++)
+        {
+            if ((uint)index[i] >= (uint)Shape[i]) throw new IndexOutOfRangeException($"indexer: index {index[i]} out of range for axis {i} of size {Shape[i]}");
+            o += index[i] * Strides[i];
+        }
+        return o;
+    }
+
+    /// <summary>A new leaf sharing this tensor's storage but cut off from the graph.</summary>
+    public Tensor Detach() => new(Storage, Shape, Strides, Offset) { Name = Name };
+
+    /// <summary>A deep copy of the values (a leaf, no graph).</summary>
+    public Tensor Clone() => new(Contiguous().Span.ToArray(), (int[])Shape.Clone(), Device);
+
+    /// <summary>Copies the values of <paramref name="src"/> into this tensor in place (shapes must match). Not recorded in the graph.</summary>
+    public void CopyFrom(Tensor src)
+    {
+        if (!Shapes.SameShape(Shape, src.Shape))
+            throw new ShapeMismatchException($"CopyFrom: source shape {Shapes.Format(src.Shape)} differs from destination {Shapes.Format(Shape)}");
+        src.Contiguous().Span.CopyTo(Span);
+    }
+
+    /// <summary>Sets this leaf and its gradient flag; returns this, for chaining at creation.</summary>
+    public Tensor RequireGrad(bool on = true) { RequiresGrad = on; return this; }
+
+    /// <summary>Clears the accumulated gradient.</summary>
+    public void ZeroGrad() => Grad = null;
+
+    /// <summary>True when every element is finite.</summary>
+    public bool AllFinite()
+    {
+        foreach (var v in Contiguous().Span) if (!float.IsFinite(v)) return false;
+        return true;
+    }
+
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        sb.Append("Tensor").Append(Shapes.Format(Shape));
+        if (Node is not null) sb.Append(" grad_fn=").Append(Node.Op);
+        var v = ToArray();
+        sb.Append(" [");
+        for (int i = 0; i < Math.Min(v.Length, 8); i++) sb.Append(i > 0 ? ", " : "").Append(v[i].ToString("G5"));
+        if (v.Length > 8) sb.Append(", …");
+        return sb.Append(']').ToString();
+    }
+}

@@ -1,0 +1,20 @@
+namespace Kernels.Cpu;
+
+/// <summary>A named implementation of a kernel; the reference is the one every other variant is checked against.</summary>
+public sealed record Variant<TKernel>(string Name, TKernel Run, bool IsReference = false) where TKernel : Delegate;
+
+/// <summary>
+/// The one place that lists every variant of every kernel. Tests check each against the reference,
+/// the benchmarks time them side by side, and the engine picks <c>Fast</c>.
+/// </summary>
+public static class KernelRegistry
+{
+    public static IReadOnlyList<Variant<GemmKernel>> Gemm { get; } =
+    [
+        new("reference", Cpu.Gemm.Reference, IsReference: true),
+        new("simd-4x64", Cpu.Gemm.Simd),
+    ];
+
+    /// <summary>The GEMM the engine uses.</summary>
+    public static GemmKernel FastGemm { get; set; } = Cpu.Gemm.Simd;
+}

@@ -1,0 +1,179 @@
+using System.Runtime.Intrinsics;
+
+namespace Kernels.Cpu;
+
+#pragma warning disable CS1591
+// Binary operators.
+public readonly struct AddOp : IBinaryOp
+{
+    public static float Invoke(float a, float b) => a + b;
+    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a + b;
+}
+public readonly struct SubOp : IBinaryOp
+{
+    public static float Invoke(float a, float b) => a - b;
+    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a - b;
+}
+public readonly struct MulOp : IBinaryOp
+{
+    public static float Invoke(float a, float b) => a * b;
+    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a * b;
+}
+public readonly struct DivOp : IBinaryOp
+{
+    public static float Invoke(float a, float b) => a / b;
+    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a / b;
+}
+public readonly struct MaxOp : IBinaryOp
+{
+    public static float Invoke(float a, float b) => MathF.Max(a, b);
+    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+}
+public readonly struct MinOp : IBinaryOp
+{
+    public static float Invoke(float a, float b) => MathF.Min(a, b);
+    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
+}
+public readonly struct PowOp : IBinaryOp
+{
+    public static float Invoke(float a, float b) => MathF.Pow(a, b);
+    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.Create(
+        MathF.Pow(a[0], b[0]), MathF.Pow(a[1], b[1]), MathF.Pow(a[2], b[2]), MathF.Pow(a[3], b[3]),
+        MathF.Pow(a[4], b[4]), MathF.Pow(a[5], b[5]), MathF.Pow(a[6], b[6]), MathF.Pow(a[7], b[7]),
+        MathF.Pow(a[8], b[8]), MathF.Pow(a[9], b[9]), MathF.Pow(a[10], b[10]), MathF.Pow(a[11], b[11]),
+        MathF.Pow(a[12], b[12]), MathF.Pow(a[13], b[13]), MathF.Pow(a[14], b[14]), MathF.Pow(a[15], b[15]));
+}
+public readonly struct GreaterOp : IBinaryOp
+{
+    public static float Invoke(float a, float b) => a > b ? 1f : 0f;
+    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThan(a, b) & Vector512<float>.One;
+}
+public readonly struct LessOp : IBinaryOp
+{
+    public static float Invoke(float a, float b) => a < b ? 1f : 0f;
+    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b) & Vector512<float>.One;
+}
+public readonly struct GreaterEqualOp : IBinaryOp
+{
+    public static float Invoke(float a, float b) => a >= b ? 1f : 0f;
+    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThanOrEqual(a, b) & Vector512<float>.One;
+}
+public readonly struct LessEqualOp : IBinaryOp
+{
+    public static float Invoke(float a, float b) => a <= b ? 1f : 0f;
+    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.LessThanOrEqual(a, b) & Vector512<float>.One;
+}
+public readonly struct EqualOp : IBinaryOp
+{
+    public static float Invoke(float a, float b) => a == b ? 1f : 0f;
+    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.Equals(a, b) & Vector512<float>.One;
+}
+
+// Unary operators, each with its derivative dy/dx written from x and the saved output y.
+public readonly struct NegOp : IUnaryOp
+{
+    public static float Invoke(float x) => -x;
+    public static Vector512<float> Invoke(Vector512<float> x) => -x;
+    public static float Derivative(float x, float y) => -1f;
+}
+public readonly struct ExpOp : IUnaryOp
+{
+    public static float Invoke(float x) => MathF.Exp(x);
+    public static Vector512<float> Invoke(Vector512<float> x) => Vector512.Exp(x);
+    public static float Derivative(float x, float y) => y;
+}
+public readonly struct LogOp : IUnaryOp
+{
+    public static float Invoke(float x) => MathF.Log(x);
+    public static Vector512<float> Invoke(Vector512<float> x) => Vector512.Log(x);
+    public static float Derivative(float x, float y) => 1f / x;
+}
+public readonly struct SqrtOp : IUnaryOp
+{
+    public static float Invoke(float x) => MathF.Sqrt(x);
+    public static Vector512<float> Invoke(Vector512<float> x) => Vector512.Sqrt(x);
+    public static float Derivative(float x, float y) => 0.5f / y;
+}
+public readonly struct AbsOp : IUnaryOp
+{
+    public static float Invoke(float x) => MathF.Abs(x);
+    public static Vector512<float> Invoke(Vector512<float> x) => Vector512.Abs(x);
+    public static float Derivative(float x, float y) => x > 0 ? 1f : x < 0 ? -1f : 0f;
+}
+public readonly struct SigmoidOp : IUnaryOp
+{
+    public static float Invoke(float x) => 1f / (1f + MathF.Exp(-x));
+    public static Vector512<float> Invoke(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-x));
+    public static float Derivative(float x, float y) => y * (1f - y);
+}
+public readonly struct TanhOp : IUnaryOp
+{
+    public static float Invoke(float x) => MathF.Tanh(x);
+    // tanh x = 1 - 2 / (exp(2x) + 1), clamped so exp does not overflow.
+    public static Vector512<float> Invoke(Vector512<float> x)
+    {
+        var e = Vector512.Exp(Vector512.Min(x * 2f, Vector512.Create(88f)));
+        return Vector512<float>.One - Vector512.Create(2f) / (e + Vector512<float>.One);
+    }
+    public static float Derivative(float x, float y) => 1f - y * y;
+}
+public readonly struct ReluOp : IUnaryOp
+{
+    public static float Invoke(float x) => x > 0 ? x : 0f;
+    public static Vector512<float> Invoke(Vector512<float> x) => Vector512.Max(x, Vector512<float>.Zero);
+    public static float Derivative(float x, float y) => x > 0 ? 1f : 0f;
+}
+public readonly struct SiluOp : IUnaryOp
+{
+    public static float Invoke(float x) => x / (1f + MathF.Exp(-x));
+    public static Vector512<float> Invoke(Vector512<float> x) => x / (Vector512<float>.One + Vector512.Exp(-x));
+    public static float Derivative(float x, float y)
+    {
+        float s = 1f / (1f + MathF.Exp(-x));
+        return s * (1f + x * (1f - s));
+    }
+}
+public readonly struct SoftplusOp : IUnaryOp
+{
+    // log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), stable for large |x|.
+    public static float Invoke(float x) => MathF.Max(x, 0f) + MathF.Log(1f + MathF.Exp(-MathF.Abs(x)));
+    public static Vector512<float> Invoke(Vector512<float> x) =>
+        Vector512.Max(x, Vector512<float>.Zero) + Vector512.Log(Vector512<float>.One + Vector512.Exp(-Vector512.Abs(x)));
+    public static float Derivative(float x, float y) => 1f / (1f + MathF.Exp(-x));
+}
+/// <summary>GELU with the tanh approximation: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))).</summary>
+public readonly struct GeluTanhOp : IUnaryOp
+{
+    const float C = 0.7978845608028654f, A = 0.044715f;
+    public static float Invoke(float x) => 0.5f * x * (1f + MathF.Tanh(C * (x + A * x * x * x)));
+    public static Vector512<float> Invoke(Vector512<float> x) =>
+        Vector512.Create(0.5f) * x * (Vector512<float>.One + TanhOp.Invoke(Vector512.Create(C) * (x + Vector512.Create(A) * x * x * x)));
+    public static float Derivative(float x, float y)
+    {
+        float u = C * (x + A * x * x * x), t = MathF.Tanh(u);
+        return 0.5f * (1f + t) + 0.5f * x * (1f - t * t) * C * (1f + 3f * A * x * x);
+    }
+}
+/// <summary>Exact GELU, x·Φ(x), with erf from Abramowitz–Stegun 7.1.26 refined (|error| &lt; 1.5e-7).</summary>
+public readonly struct GeluOp : IUnaryOp
+{
+    public static float Invoke(float x) => (float)(0.5 * x * (1.0 + Erf(x / Math.Sqrt(2.0))));
+    public static Vector512<float> Invoke(Vector512<float> x)
+    {
+        Span<float> v = stackalloc float[16];
+        x.CopyTo(v);
+        for (int i = 0; i < 16; i++) v[i] = Invoke(v[i]);
+        return Vector512.Create<float>(v);
+    }
+    public static float Derivative(float x, float y) =>
+        (float)(0.5 * (1.0 + Erf(x / Math.Sqrt(2.0))) + x * Math.Exp(-0.5 * x * x) / Math.Sqrt(2 * Math.PI));
+
+    /// <summary>erf(z) to about 1e-7.</summary>
+    public static double Erf(double z)
+    {
+        double t = 1.0 / (1.0 + 0.5 * Math.Abs(z));
+        double y = 1 - t * Math.Exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+            t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+        return z >= 0 ? y : -y;
+    }
+}
