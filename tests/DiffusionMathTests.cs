@@ -1,0 +1,88 @@
+using Engine.Random;
+using Models.Diffusion;
+
+namespace Engine.Tests;
+
+public sealed class DiffusionMathTests
+{
+    /// <summary>The exact ε-predictor when all data is one image x*: ε = (x_t − √ᾱ x*)/√(1−ᾱ).</summary>
+    sealed class OracleDenoiser(NoiseSchedule s, Tensor target, Prediction prediction) : IDenoiser
+    {
+        public int NullClass => 10;
+        public int Calls;
+        public Tensor Forward(Tensor xt, int[] t, int[] labels)
+        {
+            Calls++;
+            var sa = s.Gather(s.AlphaBar.Select(Math.Sqrt).ToArray(), t);
+            var sn = s.Gather(s.AlphaBar.Select(a => Math.Sqrt(1 - a)).ToArray(), t);
+            var eps = (xt - sa * target) / sn;
+            return prediction == Prediction.Epsilon ? eps : sa * eps - sn * target;
+        }
+    }
+
+    [Test]
+    public void Schedules_have_the_published_endpoints_and_decrease()
+    {
+        var lin = NoiseSchedule.Linear();
+        Assert.That(lin.Beta[0], Is.EqualTo(1e-4).Within(1e-12));
+        Assert.That(lin.Beta[^1], Is.EqualTo(0.02).Within(1e-12));
+        Assert.That(lin.AlphaBar[^1], Is.LessThan(1e-4));
+        var cos = NoiseSchedule.Cosine();
+        for (int t = 1; t < cos.Steps; t++) Assert.That(cos.AlphaBar[t], Is.LessThan(cos.AlphaBar[t - 1]));
+        Assert.That(cos.Beta.Max(), Is.LessThanOrEqualTo(0.999));
+    }
+
+    [Test]
+    public void Closed_form_noising_has_the_right_variance()
+    {
+        var s = NoiseSchedule.Linear();
+        var x0 = Tensor.Full([4000, 1, 1, 1], 0.5f);
+        var noise = Tensor.Randn(x0.Shape, new Generator(1));
+        var t = Enumerable.Repeat(500, 4000).ToArray();
+        var xt = s.AddNoise(x0, noise, t);
+        Assert.That(xt.Mean().Item(), Is.EqualTo(0.5 * Math.Sqrt(s.AlphaBar[500])).Within(0.02));
+        Assert.That(xt.Var().Item(), Is.EqualTo(1 - s.AlphaBar[500]).Within(0.05));
+    }
+
+    [TestCase(SamplerKind.Ddim, 50, 0f, Prediction.Epsilon)]
+    [TestCase(SamplerKind.Ddim, 7, 1f, Prediction.Epsilon)]
+    [TestCase(SamplerKind.Ddim, 20, 0f, Prediction.Velocity)]
+    [TestCase(SamplerKind.Ddpm, 0, 1f, Prediction.Epsilon)]
+    public void Samplers_driven_by_the_exact_denoiser_reach_the_data_point(SamplerKind kind, int steps, float eta, Prediction p)
+    {
+        var s = NoiseSchedule.Linear(200);
+        var target = Tensor.Rand([1, 1, 4, 4], new Generator(3), -0.9f, 0.9f);
+        var oracle = new OracleDenoiser(s, target, p);
+        var sampler = new Sampler(s, p);
+        var x = sampler.Sample(oracle, [1, 4, 4], [0, 1, 2], new SamplerOptions(kind, steps, eta), new Generator(5));
+        for (int i = 0; i < 3; i++)
+            Assert.That(x.Narrow(0, i, 1).ToArray(), Is.EqualTo(target.ToArray()).Within(2e-3f));
+        Assert.That(oracle.Calls, Is.EqualTo(kind == SamplerKind.Ddpm ? 200 : steps));
+    }
+
+    [Test]
+    public void Guidance_combines_the_two_passes_linearly()
+    {
+        var cond = new LabelEcho();
+        var x = Tensor.Zeros([2, 1, 1, 1]);
+        var guided = Guidance.Predict(cond, x, [0, 0], [3, 5], 2.5f).ToArray();
+        // ε_c = label, ε_u = null label (10): 10 + 2.5·(y − 10)
+        Assert.That(guided, Is.EqualTo(new[] { 10 + 2.5f * (3 - 10), 10 + 2.5f * (5 - 10) }).Within(1e-5f));
+        Assert.That(Guidance.Predict(cond, x, [0, 0], [3, 5], 1f).ToArray(), Is.EqualTo(new float[] { 3, 5 }));
+    }
+
+    sealed class LabelEcho : IDenoiser
+    {
+        public int NullClass => 10;
+        public Tensor Forward(Tensor xt, int[] t, int[] labels) => Tensor.Wrap(labels.Select(l => (float)l).ToArray(), [labels.Length, 1, 1, 1]);
+    }
+
+    [Test]
+    public void Min_snr_weights_are_capped_at_gamma()
+    {
+        var s = NoiseSchedule.Linear();
+        var w = s.MinSnrWeights([0, 999], 5, vPrediction: false).ToArray();
+        Assert.That(w[0], Is.EqualTo(5 / s.Snr(0)).Within(1e-6));   // high SNR: down-weighted
+        Assert.That(w[1], Is.EqualTo(1f));                           // low SNR: weight 1
+    }
+}
