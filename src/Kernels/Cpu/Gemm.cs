@@ -47,11 +47,7 @@ public static class Gemm
             {
                 var cp = (nint)cPtr;
                 int blocks = (m + 3) / 4;
-                long work = (long)m * n * k;
-                if (work < 1 << 18 || Environment.ProcessorCount == 1)
-                    for (int bi = 0; bi < blocks; bi++) RowBlock(ap, bp, (float*)cp, ldc, bi * 4, Math.Min(4, m - bi * 4), n, k, beta);
-                else
-                    Parallel.For(0, blocks, bi => RowBlock(ap, bp, (float*)cp, ldc, bi * 4, Math.Min(4, m - bi * 4), n, k, beta));
+                Parallelism.For(blocks, 4L * n * k, bi => RowBlock(ap, bp, (float*)cp, ldc, bi * 4, Math.Min(4, m - bi * 4), n, k, beta));
             }
         }
     }

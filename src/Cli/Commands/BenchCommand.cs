@@ -1,0 +1,38 @@
+using System.Text.Json;
+using Cli.Workloads;
+using Kernels.Cpu;
+using Spectre.Console;
+
+namespace Cli.Commands;
+
+/// <summary><c>engine bench W1..W5 [--threads N] [--json]</c>: times each case of a reference workload.</summary>
+public static class BenchCommand
+{
+    public static int Run(Args args)
+    {
+        int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
+        bool json = args.Flag("json");
+        args.RejectUnknown();
+        if (args.Positionals.Count == 0) throw new UsageException($"name a workload: {string.Join(", ", WorkloadRegistry.Names)}");
+        Parallelism.MaxThreads = threads;
+
+        var table = new Table().AddColumns("workload", "case", "variant", "ms", "GFLOP/s", "% of peak");
+        foreach (var w in args.Positionals)
+            foreach (var c in WorkloadRegistry.Cases(w.ToUpperInvariant()))
+            {
+                double ms = Timing.MedianMs(c.Run);
+                double gflops = c.Flops / (ms * 1e6);
+                double peak = gflops / (WorkloadRegistry.PeakGflopsPerCore * threads) * 100;
+                if (json)
+                    Console.WriteLine(JsonSerializer.Serialize(new { workload = c.Workload, @case = c.Case, variant = c.Variant, ms = Math.Round(ms, 3), gflops = Math.Round(gflops, 2) }));
+                else
+                    table.AddRow(c.Workload, c.Case, c.Variant, ms.ToString("F2"), gflops.ToString("F1"), peak.ToString("F0") + "%");
+            }
+        if (!json)
+        {
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLine($"[grey]{threads} thread(s); peak = {WorkloadRegistry.PeakGflopsPerCore} GFLOP/s per core (pure FMA loop)[/]");
+        }
+        return 0;
+    }
+}

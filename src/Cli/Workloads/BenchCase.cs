@@ -1,0 +1,19 @@
+namespace Cli.Workloads;
+
+/// <summary>One timed case of a reference workload: what runs, and how many floating-point operations it does.</summary>
+public sealed record BenchCase(string Workload, string Case, string Variant, Action Run, double Flops);
+
+/// <summary>The reference workloads of the benchmark (W1..W5), each a list of cases.</summary>
+public static class WorkloadRegistry
+{
+    public static readonly string[] Names = ["W1", "W2", "W3", "W4", "W5"];
+
+    public static IReadOnlyList<BenchCase> Cases(string workload) => workload switch
+    {
+        "W5" => W5Gemm.Cases(),
+        _ => throw new UsageException($"workload {workload} is not available yet (available: W5)"),
+    };
+
+    /// <summary>A pure-FMA loop reaches about 220 GFLOP/s on one core of this machine (AVX-512, Zen 5).</summary>
+    public const double PeakGflopsPerCore = 220;
+}
