@@ -46,7 +46,6 @@ def main():
     variant = f"torch-{torch.__version__}"
     for w in args.workloads:
         for case, f, flops in WORKLOADS[w.upper()]():
-            grad = torch.is_grad_enabled()
             ms = median_ms(f)
             print(json.dumps({"workload": w.upper(), "case": case, "variant": variant, "ms": round(ms, 3), "gflops": round(flops / (ms * 1e6), 2)}, ensure_ascii=False), flush=True)
 
