@@ -74,3 +74,13 @@ static class TensorTestExtensions
     /// <summary>Maps every value (test helper; not recorded).</summary>
     public static Tensor Apply(this Tensor t, Func<float, float> f) => Tensor.Wrap(t.ToArray().Select(f).ToArray(), t.Shape);
 }
+
+public static partial class GradCases
+{
+    public static IEnumerable<GradCase> Attention() =>
+    [
+        new("attention", x => Tensor.Attention(x[0], x[1], x[2]), g => [R(g, 2, 5, 4), R(g, 2, 6, 4), R(g, 2, 6, 4)]),
+        new("attention causal", x => Tensor.Attention(x[0], x[1], x[2], causal: true), g => [R(g, 1, 2, 5, 3), R(g, 1, 2, 5, 3), R(g, 1, 2, 5, 3)]),
+        new("attention composed", x => Tensor.AttentionComposed(x[0], x[1], x[2], causal: true), g => [R(g, 2, 4, 3), R(g, 2, 4, 3), R(g, 2, 4, 3)]),
+    ];
+}

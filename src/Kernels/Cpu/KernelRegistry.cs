@@ -15,6 +15,18 @@ public static class KernelRegistry
         new("simd-4x64", Cpu.Gemm.Simd),
     ];
 
+    public static IReadOnlyList<Variant<AttentionForwardKernel>> AttentionForward { get; } =
+    [
+        new("reference", Attention.ForwardReference, IsReference: true),
+        new("flash-avx512", Attention.Forward),
+    ];
+
+    public static IReadOnlyList<Variant<AttentionBackwardKernel>> AttentionBackward { get; } =
+    [
+        new("reference", Attention.BackwardReference, IsReference: true),
+        new("flash-avx512", Attention.Backward),
+    ];
+
     /// <summary>The GEMM the engine uses.</summary>
     public static GemmKernel FastGemm { get; set; } = Cpu.Gemm.Simd;
 }
