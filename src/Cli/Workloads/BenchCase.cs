@@ -11,7 +11,8 @@ public static class WorkloadRegistry
     public static IReadOnlyList<BenchCase> Cases(string workload) => workload switch
     {
         "W5" => W5Gemm.Cases(),
-        _ => throw new UsageException($"workload {workload} is not available yet (available: W5)"),
+        "W3" => W3Attention.Cases(),
+        _ => throw new UsageException($"workload {workload} is not available yet (available: W3, W5)"),
     };
 
     /// <summary>A pure-FMA loop reaches about 220 GFLOP/s on one core of this machine (AVX-512, Zen 5).</summary>
