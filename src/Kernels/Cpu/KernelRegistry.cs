@@ -27,6 +27,12 @@ public static class KernelRegistry
         new("flash-avx512", Attention.Backward),
     ];
 
+    public static IReadOnlyList<Variant<ConvForwardKernel>> ConvForward { get; } =
+    [
+        new("reference", Conv.ForwardReference, IsReference: true),
+        new("im2col-gemm", Conv.Forward),
+    ];
+
     /// <summary>The GEMM the engine uses.</summary>
     public static GemmKernel FastGemm { get; set; } = Cpu.Gemm.Simd;
 }
