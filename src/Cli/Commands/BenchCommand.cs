@@ -8,6 +8,9 @@ namespace Cli.Commands;
 /// <summary><c>engine bench W1..W5 [--threads N] [--json]</c>: times each case of a reference workload.</summary>
 public static class BenchCommand
 {
+    /// <summary>Readable JSON: '+' and 'ᵀ' as themselves, not \u escapes.</summary>
+    static readonly JsonSerializerOptions JsonLines = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static int Run(Args args)
     {
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
@@ -24,7 +27,7 @@ public static class BenchCommand
                 double gflops = c.Flops / (ms * 1e6);
                 double peak = gflops / (WorkloadRegistry.PeakGflopsPerCore * threads) * 100;
                 if (json)
-                    Console.WriteLine(JsonSerializer.Serialize(new { workload = c.Workload, @case = c.Case, variant = c.Variant, ms = Math.Round(ms, 3), gflops = Math.Round(gflops, 2) }));
+                    Console.WriteLine(JsonSerializer.Serialize(new { workload = c.Workload, @case = c.Case, variant = c.Variant, ms = Math.Round(ms, 3), gflops = Math.Round(gflops, 2) }, JsonLines));
                 else
                     table.AddRow(c.Workload, c.Case, c.Variant, ms.ToString("F2"), gflops.ToString("F1"), peak.ToString("F0") + "%");
             }

@@ -12,7 +12,8 @@ public static class WorkloadRegistry
     {
         "W5" => W5Gemm.Cases(),
         "W3" => W3Attention.Cases(),
-        _ => throw new UsageException($"workload {workload} is not available yet (available: W3, W5)"),
+        "W4" => W4Conv.Cases(),
+        _ => throw new UsageException($"workload {workload} is not available yet (available: W3, W4, W5)"),
     };
 
     /// <summary>A pure-FMA loop reaches about 220 GFLOP/s on one core of this machine (AVX-512, Zen 5).</summary>
