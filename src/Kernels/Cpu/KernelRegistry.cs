@@ -17,4 +17,27 @@ public static class KernelRegistry
 
     /// <summary>The GEMM the engine uses.</summary>
     public static GemmKernel FastGemm { get; set; } = Cpu.Gemm.Simd;
+
+    public static IReadOnlyList<Variant<Conv2dForwardKernel>> Conv2dForward { get; } =
+    [
+        new("reference", ConvReference.Forward, IsReference: true),
+        new("im2col", ConvIm2col.Forward),
+    ];
+
+    public static IReadOnlyList<Variant<Conv2dInputGradKernel>> Conv2dInputGrad { get; } =
+    [
+        new("reference", ConvReference.InputGrad, IsReference: true),
+        new("im2col", ConvIm2col.InputGrad),
+    ];
+
+    public static IReadOnlyList<Variant<Conv2dWeightGradKernel>> Conv2dWeightGrad { get; } =
+    [
+        new("reference", ConvReference.WeightGrad, IsReference: true),
+        new("im2col", ConvIm2col.WeightGrad),
+    ];
+
+    /// <summary>The convolution kernels the engine uses (forward, input gradient, weight gradient).</summary>
+    public static Conv2dForwardKernel FastConv2dForward { get; set; } = ConvIm2col.Forward;
+    public static Conv2dInputGradKernel FastConv2dInputGrad { get; set; } = ConvIm2col.InputGrad;
+    public static Conv2dWeightGradKernel FastConv2dWeightGrad { get; set; } = ConvIm2col.WeightGrad;
 }
