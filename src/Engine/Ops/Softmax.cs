@@ -53,8 +53,8 @@ public sealed partial class Tensor
                 float max = RowMax(xs, b, len, inner);
                 double sum = 0;
                 for (int j = 0; j < len; j++) sum += Math.Exp(xs[b + j * inner] - max);
-                float lse = max + (float)Math.Log(sum);
-                for (int j = 0; j < len; j++) ys[b + j * inner] = xs[b + j * inner] - lse;
+                float logSum = (float)Math.Log(sum);
+                for (int j = 0; j < len; j++) ys[b + j * inner] = xs[b + j * inner] - max - logSum;
             }
         return Backprop.Record("LogSoftmax", y, [x], g =>
         {
