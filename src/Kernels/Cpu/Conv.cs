@@ -69,6 +69,7 @@ public delegate void Conv2dWeightGradKernel(in Conv2dGeometry g, ReadOnlySpan<fl
 /// </summary>
 public static class ConvReference
 {
+    /// <summary>y = conv(x, w) + bias, one double sum per output.</summary>
     public static void Forward(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y)
     {
         g.Check("Conv2d reference", x.Length, w.Length, y.Length);
@@ -103,6 +104,7 @@ public static class ConvReference
             }
     }
 
+    /// <summary>dx: for each input pixel, the sum over the outputs whose window covers it.</summary>
     public static void InputGrad(in Conv2dGeometry g, ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx)
     {
         g.Check("Conv2d reference input grad", dx.Length, w.Length, dy.Length);
@@ -138,6 +140,7 @@ public static class ConvReference
             }
     }
 
+    /// <summary>dw: for each tap, the sum over batch and output positions of dy times the input under the tap.</summary>
     public static void WeightGrad(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw)
     {
         g.Check("Conv2d reference weight grad", x.Length, dw.Length, dy.Length);

@@ -16,6 +16,7 @@ public static class ConvIm2col
     /// <summary>Below this many multiply-adds a convolution stays on the calling thread.</summary>
     public const long ParallelThreshold = 1L << 20;
 
+    /// <summary>y = W·im2col(x) + bias per image and group.</summary>
     public static unsafe void Forward(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y)
     {
         g.Check("Conv2d im2col", x.Length, w.Length, y.Length);
@@ -55,6 +56,7 @@ public static class ConvIm2col
         }
     }
 
+    /// <summary>dx = col2im(Wᵀ·dy) per image and group.</summary>
     public static unsafe void InputGrad(in Conv2dGeometry g, ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx)
     {
         g.Check("Conv2d im2col input grad", dx.Length, w.Length, dy.Length);
@@ -84,6 +86,7 @@ public static class ConvIm2col
         }
     }
 
+    /// <summary>dw = Σₙ dy·im2col(x)ᵀ; threads sum disjoint ranges of images into private partials.</summary>
     public static unsafe void WeightGrad(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw)
     {
         g.Check("Conv2d im2col weight grad", x.Length, dw.Length, dy.Length);

@@ -18,6 +18,7 @@ public static class KernelRegistry
     /// <summary>The GEMM the engine uses.</summary>
     public static GemmKernel FastGemm { get; set; } = Cpu.Gemm.Simd;
 
+    /// <summary>2-D convolution forward (NCHW, PyTorch weight layout): direct reference and im2col + GEMM.</summary>
     public static IReadOnlyList<Variant<Conv2dForwardKernel>> Conv2dForward { get; } =
     [
         new("reference", ConvReference.Forward, IsReference: true),
@@ -36,8 +37,10 @@ public static class KernelRegistry
         new("im2col", ConvIm2col.WeightGrad),
     ];
 
-    /// <summary>The convolution kernels the engine uses (forward, input gradient, weight gradient).</summary>
+    /// <summary>The convolution forward the engine uses (also the input gradient of ConvTranspose2d).</summary>
     public static Conv2dForwardKernel FastConv2dForward { get; set; } = ConvIm2col.Forward;
+    /// <summary>The convolution input gradient the engine uses (also the forward of ConvTranspose2d).</summary>
     public static Conv2dInputGradKernel FastConv2dInputGrad { get; set; } = ConvIm2col.InputGrad;
+    /// <summary>The convolution weight gradient the engine uses.</summary>
     public static Conv2dWeightGradKernel FastConv2dWeightGrad { get; set; } = ConvIm2col.WeightGrad;
 }
