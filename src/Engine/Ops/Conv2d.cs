@@ -3,76 +3,72 @@ using Kernels.Cpu;
 
 namespace Engine;
 
-// 2-D convolution over NCHW: x (N, C, H, W), weight (K, C/groups, R, S), bias (K) -> (N, K, P, Q).
+// 2-D convolution over NCHW tensors. N batch, C channels, H×W plane, K kernel.
+// Forward and both gradients run the kernels picked in KernelRegistry (im2col + GEMM by default).
 public sealed partial class Tensor
 {
-    /// <summary>PyTorch's conv2d: stride, zero padding, dilation and groups, the same in both directions.</summary>
-    public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int dilation = 1, int groups = 1)
-    {
-        var s = ConvGeometry("Conv2d", x, weight, bias, stride, padding, dilation, groups);
-        x = x.Contiguous(); weight = weight.Contiguous();
-        var y = Zeros([s.N, s.K, s.P, s.Q]);
-        Conv_Forward(s, x.Span, weight.Span, bias is null ? default : bias.Contiguous().Span, y.Span);
-        Tensor[] inputs = bias is null ? [x, weight] : [x, weight, bias];
-        return Backprop.Record("Conv2d", y, inputs, g =>
-        {
-            if (x.RequiresGrad) { var dx = Zeros(x.Shape); Conv.BackwardData(s, g.Span, weight.Span, dx.Span); Backprop.Accumulate(x, dx); }
-            if (weight.RequiresGrad) { var dw = Zeros(weight.Shape); Conv.BackwardWeight(s, x.Span, g.Span, dw.Span); Backprop.Accumulate(weight, dw); }
-            if (bias is not null && bias.RequiresGrad) Backprop.Accumulate(bias, g.Sum([0, 2, 3]));
-        }, $"{s.R}×{s.S}, stride {stride}, pad {padding}, dil {dilation}, groups {groups}");
-    }
-
-    static readonly ConvForwardKernel Conv_Forward = KernelRegistry.ConvForward.First(v => !v.IsReference).Run;
-
     /// <summary>
-    /// PyTorch's conv_transpose2d: x (N, Cin, H, W), weight (Cin, Cout/groups, R, S), bias (Cout). It is the
-    /// gradient of a Conv2d with respect to its input, so it runs through the same kernels with the passes swapped.
+    /// PyTorch's <c>conv2d</c>: <paramref name="x"/> (N, Cin, H, W), <paramref name="weight"/> (Cout, Cin/groups, Kh, Kw),
+    /// <paramref name="bias"/> (Cout) or null → (N, Cout, Ho, Wo), with Ho = ⌊(H + 2·padding − dilation·(Kh − 1) − 1) / stride⌋ + 1.
     /// </summary>
-    public static Tensor ConvTranspose2d(Tensor x, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int outputPadding = 0, int dilation = 1, int groups = 1)
+    /// <example><c>var y = Tensor.Conv2d(x, w, b, stride: 2, padding: 1);</c></example>
+    public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride = 1, int padding = 0, int dilation = 1, int groups = 1) =>
+        Conv2d(x, weight, bias, (stride, stride), (padding, padding), (dilation, dilation), groups);
+
+    /// <summary><see cref="Conv2d(Tensor, Tensor, Tensor?, int, int, int, int)"/> with separate vertical and horizontal stride, padding and dilation.</summary>
+    public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding, (int H, int W) dilation, int groups = 1)
     {
-        Device.Common("ConvTranspose2d", bias is null ? [x, weight] : [x, weight, bias]);
-        if (x.Rank != 4 || weight.Rank != 4 || groups < 1 || x.Shape[1] != weight.Shape[0] || weight.Shape[0] % groups != 0)
-            throw new ShapeMismatchException($"ConvTranspose2d: expected x (N, Cin, H, W) and weight (Cin, Cout/groups, R, S) with groups dividing Cin, got x {Shapes.Format(x.Shape)}, weight {Shapes.Format(weight.Shape)}, groups {groups}");
-        if (outputPadding < 0 || outputPadding >= Math.Max(stride, dilation))
-            throw new ShapeMismatchException($"ConvTranspose2d: output padding {outputPadding} must be smaller than stride {stride} or dilation {dilation}");
-        int n = x.Shape[0], cin = x.Shape[1], h = x.Shape[2], w = x.Shape[3], r = weight.Shape[2], sk = weight.Shape[3];
-        int cout = weight.Shape[1] * groups;
-        int ho = (h - 1) * stride - 2 * padding + dilation * (r - 1) + outputPadding + 1;
-        int wo = (w - 1) * stride - 2 * padding + dilation * (sk - 1) + outputPadding + 1;
-        if (ho < 1 || wo < 1) throw new ShapeMismatchException($"ConvTranspose2d: output would be {ho}×{wo} for input {Shapes.Format(x.Shape)}");
+        const string op = "Conv2d";
+        Device.Common(op, bias is null ? [x, weight] : [x, weight, bias]);
+        CheckConvArgs(op, x, weight, bias, stride, padding, dilation, groups);
+        int n = x.Shape[0], cin = x.Shape[1], cout = weight.Shape[0];
+        if (weight.Shape[1] * groups != cin)
+            throw new ShapeMismatchException($"{op}: input {Shapes.Format(x.Shape)} has {cin} channels but weight {Shapes.Format(weight.Shape)} with groups={groups} expects {weight.Shape[1] * groups}");
+        if (cout % groups != 0)
+            throw new ShapeMismatchException($"{op}: groups={groups} does not divide the {cout} output channels of weight {Shapes.Format(weight.Shape)}");
         if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != cout))
-            throw new ShapeMismatchException($"ConvTranspose2d: bias must have shape [{cout}], got {Shapes.Format(bias.Shape)}");
-        // The conv whose input gradient this is: input (N, Cout, Ho, Wo), output (N, Cin, H, W), weight (Cin, Cout/g, R, S).
-        var s = new ConvShape(n, cout, ho, wo, cin, r, sk, stride, stride, padding, padding, dilation, dilation, groups);
-        if (s.P != h || s.Q != w) throw new ShapeMismatchException($"ConvTranspose2d: inconsistent geometry for input {Shapes.Format(x.Shape)}");
-        x = x.Contiguous(); weight = weight.Contiguous();
-        var y = Zeros([n, cout, ho, wo]);
-        Conv.BackwardData(s, x.Span, weight.Span, y.Span);
-        if (bias is not null) y = y.Detach() + bias.Detach().Reshape(1, cout, 1, 1);
-        Tensor[] inputs = bias is null ? [x, weight] : [x, weight, bias];
-        return Backprop.Record("ConvTranspose2d", y, inputs, g =>
+            throw new ShapeMismatchException($"{op}: bias {Shapes.Format(bias.Shape)} does not match weight {Shapes.Format(weight.Shape)}; expected [{cout}]");
+        var geo = Conv2dGeometry.Of(n, cin, x.Shape[2], x.Shape[3], cout, weight.Shape[2], weight.Shape[3],
+            stride.H, stride.W, padding.H, padding.W, dilation.H, dilation.W, groups);
+        if (geo.OutH < 1 || geo.OutW < 1)
+            throw new ShapeMismatchException($"{op}: input {Shapes.Format(x.Shape)} is smaller than the dilated kernel of weight {Shapes.Format(weight.Shape)} (padding {padding}, dilation {dilation})");
+
+        var xc = x.Contiguous(); var wc = weight.Contiguous(); var bc = bias?.Contiguous();
+        var y = Zeros([n, cout, geo.OutH, geo.OutW]);
+        KernelRegistry.FastConv2dForward(geo, xc.Span, wc.Span, bc is null ? default : bc.Span, y.Span);
+        Tensor[] inputs = bc is null ? [xc, wc] : [xc, wc, bc];
+        return Backprop.Record(op, y, inputs, g =>
         {
-            if (x.RequiresGrad) { var dx = Zeros(x.Shape); Conv_Forward(s, g.Span, weight.Span, default, dx.Span); Backprop.Accumulate(x, dx); }
-            if (weight.RequiresGrad) { var dw = Zeros(weight.Shape); Conv.BackwardWeight(s, g.Span, x.Span, dw.Span); Backprop.Accumulate(weight, dw); }
-            if (bias is not null && bias.RequiresGrad) Backprop.Accumulate(bias, g.Sum([0, 2, 3]));
-        }, $"{r}×{sk}, stride {stride}, pad {padding}, out pad {outputPadding}, groups {groups}");
+            if (xc.RequiresGrad)
+            {
+                var dx = Zeros(xc.Shape);
+                KernelRegistry.FastConv2dInputGrad(geo, g.Span, wc.Span, dx.Span);
+                Backprop.Accumulate(xc, dx);
+            }
+            if (wc.RequiresGrad)
+            {
+                var dw = Zeros(wc.Shape);
+                KernelRegistry.FastConv2dWeightGrad(geo, xc.Span, g.Span, dw.Span);
+                Backprop.Accumulate(wc, dw);
+            }
+            if (bc is not null && bc.RequiresGrad) Backprop.Accumulate(bc, g.Sum([0, 2, 3]));
+        }, ConvAttributes(stride, padding, dilation, groups));
     }
 
-    static ConvShape ConvGeometry(string op, Tensor x, Tensor weight, Tensor? bias, int stride, int padding, int dilation, int groups)
+    /// <summary>Rank, positivity and group checks shared by Conv2d and ConvTranspose2d.</summary>
+    static void CheckConvArgs(string op, Tensor x, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding, (int H, int W) dilation, int groups)
     {
-        Device.Common(op, bias is null ? [x, weight] : [x, weight, bias]);
-        if (x.Rank != 4 || weight.Rank != 4)
-            throw new ShapeMismatchException($"{op}: expected x (N, C, H, W) and weight (K, C/groups, R, S), got x {Shapes.Format(x.Shape)}, weight {Shapes.Format(weight.Shape)}");
-        if (groups < 1 || x.Shape[1] % groups != 0 || weight.Shape[0] % groups != 0 || weight.Shape[1] * groups != x.Shape[1])
-            throw new ShapeMismatchException($"{op}: input has {x.Shape[1]} channels but weight {Shapes.Format(weight.Shape)} with groups {groups} expects {weight.Shape[1] * groups}");
-        if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != weight.Shape[0]))
-            throw new ShapeMismatchException($"{op}: bias must have shape [{weight.Shape[0]}], got {Shapes.Format(bias.Shape)}");
-        if (stride < 1 || dilation < 1 || padding < 0)
-            throw new ShapeMismatchException($"{op}: stride {stride} and dilation {dilation} must be ≥ 1, padding {padding} ≥ 0");
-        var s = new ConvShape(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], weight.Shape[0], weight.Shape[2], weight.Shape[3],
-            stride, stride, padding, padding, dilation, dilation, groups);
-        if (s.P < 1 || s.Q < 1)
-            throw new ShapeMismatchException($"{op}: kernel {weight.Shape[2]}×{weight.Shape[3]} (dilation {dilation}) is larger than the padded input {Shapes.Format(x.Shape)}");
-        return s;
+        if (x.Rank != 4) throw new ShapeMismatchException($"{op}: input must be (N, C, H, W), got {Shapes.Format(x.Shape)}");
+        if (weight.Rank != 4) throw new ShapeMismatchException($"{op}: weight must have rank 4, got {Shapes.Format(weight.Shape)}");
+        if (groups < 1) throw new ArgumentOutOfRangeException(nameof(groups), $"{op}: groups must be ≥ 1, got {groups}");
+        if (x.Shape[1] % groups != 0)
+            throw new ShapeMismatchException($"{op}: groups={groups} does not divide the {x.Shape[1]} channels of input {Shapes.Format(x.Shape)}");
+        if (stride.H < 1 || stride.W < 1) throw new ArgumentOutOfRangeException(nameof(stride), $"{op}: stride must be ≥ 1, got {stride}");
+        if (dilation.H < 1 || dilation.W < 1) throw new ArgumentOutOfRangeException(nameof(dilation), $"{op}: dilation must be ≥ 1, got {dilation}");
+        if (padding.H < 0 || padding.W < 0) throw new ArgumentOutOfRangeException(nameof(padding), $"{op}: padding must be ≥ 0, got {padding}");
+        if (weight.Shape[2] < 1 || weight.Shape[3] < 1) throw new ShapeMismatchException($"{op}: empty kernel in weight {Shapes.Format(weight.Shape)}");
     }
+
+    static string ConvAttributes((int H, int W) stride, (int H, int W) padding, (int H, int W) dilation, int groups) =>
+        $"stride={stride.H}×{stride.W}, padding={padding.H}×{padding.W}, dilation={dilation.H}×{dilation.W}, groups={groups}";
 }

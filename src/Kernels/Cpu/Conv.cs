@@ -1,250 +1,176 @@
 namespace Kernels.Cpu;
 
-/// <summary>
-/// Geometry of a 2-D convolution over NCHW data: input N×C×H×W, weight K×(C/G)×R×S, output N×K×P×Q, with
-/// stride, zero padding, dilation and G groups — PyTorch's conventions.
-/// </summary>
-public readonly record struct ConvShape(int N, int C, int H, int W, int K, int R, int S,
-    int StrideH = 1, int StrideW = 1, int PadH = 0, int PadW = 0, int DilH = 1, int DilW = 1, int Groups = 1)
-{
-    public int P => (H + 2 * PadH - DilH * (R - 1) - 1) / StrideH + 1;
-    public int Q => (W + 2 * PadW - DilW * (S - 1) - 1) / StrideW + 1;
-    public int Cg => C / Groups;
-    public int Kg => K / Groups;
-    /// <summary>Length of one im2col column: Cg·R·S.</summary>
-    public int Crs => Cg * R * S;
-    public int InputSize => N * C * H * W;
-    public int OutputSize => N * K * P * Q;
-    public int WeightSize => K * Cg * R * S;
-    public double Flops => 2.0 * N * K * P * Q * Crs;
+// Dimension letters: N batch, C channels (Cg = C / groups per group), H×W input plane, Ho×Wo output plane,
+// Kh×Kw kernel. Data is NCHW, row-major; weights are (Cout, Cin/groups, Kh, Kw) as in PyTorch.
 
-    /// <summary>Throws <see cref="ArgumentException"/> unless the geometry is consistent.</summary>
-    public void Validate()
+/// <summary>
+/// The geometry of one 2-D convolution: sizes, stride, padding, dilation and groups. <see cref="OutH"/> and
+/// <see cref="OutW"/> are usually <see cref="OutSize"/> of the input, but a transposed convolution may ask
+/// for fewer rows than the formula gives (PyTorch's output_padding below the dilation).
+/// </summary>
+public readonly record struct Conv2dGeometry(
+    int Batch, int InChannels, int InH, int InW,
+    int OutChannels, int KernelH, int KernelW,
+    int StrideH, int StrideW, int PadH, int PadW, int DilationH, int DilationW, int Groups,
+    int OutH, int OutW)
+{
+    /// <summary>Geometry of a convolution with the output size given by <see cref="OutSize"/>.</summary>
+    public static Conv2dGeometry Of(int batch, int inChannels, int inH, int inW, int outChannels, int kernelH, int kernelW,
+        int strideH = 1, int strideW = 1, int padH = 0, int padW = 0, int dilationH = 1, int dilationW = 1, int groups = 1) =>
+        new(batch, inChannels, inH, inW, outChannels, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW, groups,
+            OutSize(inH, kernelH, strideH, padH, dilationH), OutSize(inW, kernelW, strideW, padW, dilationW));
+
+    /// <summary>floor((in + 2·pad − dilation·(k − 1) − 1) / stride) + 1, PyTorch's formula.</summary>
+    public static int OutSize(int input, int kernel, int stride, int pad, int dilation)
     {
-        if (N < 0 || C < 1 || H < 1 || W < 1 || K < 1 || R < 1 || S < 1) throw new ArgumentException($"Conv: invalid sizes {this}");
-        if (StrideH < 1 || StrideW < 1 || DilH < 1 || DilW < 1 || PadH < 0 || PadW < 0) throw new ArgumentException($"Conv: stride and dilation must be ≥ 1 and padding ≥ 0: {this}");
-        if (Groups < 1 || C % Groups != 0 || K % Groups != 0) throw new ArgumentException($"Conv: groups {Groups} must divide input channels {C} and output channels {K}");
-        if (P < 1 || Q < 1) throw new ArgumentException($"Conv: a {R}×{S} kernel (dilation {DilH}×{DilW}) does not fit the padded {H}×{W} input");
+        int span = input + 2 * pad - dilation * (kernel - 1) - 1;
+        return span < 0 ? 0 : span / stride + 1;
     }
 
-    /// <summary>True when im2col is the identity: 1×1 kernel, stride 1, no padding.</summary>
-    public bool IsPointwise => R == 1 && S == 1 && StrideH == 1 && StrideW == 1 && PadH == 0 && PadW == 0;
+    public int InPerGroup => InChannels / Groups;
+    public int OutPerGroup => OutChannels / Groups;
+    /// <summary>Rows of the im2col matrix of one group: Cg·Kh·Kw.</summary>
+    public int PatchSize => InPerGroup * KernelH * KernelW;
+    public int OutPlane => OutH * OutW;
+    public int InPlane => InH * InW;
+    public int InputLength => Batch * InChannels * InPlane;
+    public int WeightLength => OutChannels * PatchSize;
+    public int OutputLength => Batch * OutChannels * OutPlane;
+    /// <summary>Multiply-adds of one forward pass.</summary>
+    public long MacCount => (long)Batch * OutChannels * OutPlane * PatchSize;
+
+    /// <summary>Throws unless the geometry is consistent and the buffers have exactly the sizes it implies.</summary>
+    public void Check(string op, int inputLength, int weightLength, int outputLength)
+    {
+        if (Batch < 0 || InH < 0 || InW < 0 || KernelH < 1 || KernelW < 1 || StrideH < 1 || StrideW < 1 ||
+            PadH < 0 || PadW < 0 || DilationH < 1 || DilationW < 1 || Groups < 1 || OutH < 0 || OutW < 0)
+            throw new ArgumentException($"{op}: invalid geometry {this}");
+        if (InChannels % Groups != 0 || OutChannels % Groups != 0)
+            throw new ArgumentException($"{op}: groups {Groups} must divide in channels {InChannels} and out channels {OutChannels}");
+        if (OutH > OutSize(InH, KernelH, StrideH, PadH, DilationH) || OutW > OutSize(InW, KernelW, StrideW, PadW, DilationW))
+            throw new ArgumentException($"{op}: output {OutH}×{OutW} is larger than the input {InH}×{InW} allows");
+        if (inputLength != InputLength || weightLength != WeightLength || outputLength != OutputLength)
+            throw new ArgumentException($"{op}: buffers of {inputLength}, {weightLength}, {outputLength} floats; geometry needs {InputLength}, {WeightLength}, {OutputLength}");
+    }
 }
 
-/// <summary>Conv forward: y = conv(x, w) (+ bias when given).</summary>
-public delegate void ConvForwardKernel(ConvShape s, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y);
+/// <summary>y = conv(x, w) + bias. <paramref name="bias"/> is empty or holds one value per output channel. Overwrites y.</summary>
+public delegate void Conv2dForwardKernel(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y);
+
+/// <summary>dx = ∂(Σ dy·conv(x, w))/∂x: the transposed convolution of dy. Overwrites dx.</summary>
+public delegate void Conv2dInputGradKernel(in Conv2dGeometry g, ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx);
+
+/// <summary>dw = ∂(Σ dy·conv(x, w))/∂w, summed over the batch. Overwrites dw.</summary>
+public delegate void Conv2dWeightGradKernel(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw);
 
 /// <summary>
-/// 2-D convolution: a direct reference (loops, double accumulation) and an im2col + GEMM version. The three
-/// passes — forward, gradient of the input ("data"), gradient of the weight — share <see cref="ConvShape"/>.
-/// ConvTranspose2d is the same three passes with the roles of forward and data-gradient exchanged.
+/// Direct 2-D convolution: the readable ground truth. Every output sums its taps in double; the input
+/// gradient gathers (rather than scatters) so it too is one double sum per element.
 /// </summary>
-public static class Conv
+public static class ConvReference
 {
-    // ------------------------------------------------------------------ reference
-
-    public static void ForwardReference(ConvShape s, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y)
+    /// <summary>y = conv(x, w) + bias, one double sum per output.</summary>
+    public static void Forward(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y)
     {
-        s.Validate();
-        for (int n = 0; n < s.N; n++)
-            for (int k = 0; k < s.K; k++)
+        g.Check("Conv2d reference", x.Length, w.Length, y.Length);
+        if (!bias.IsEmpty && bias.Length != g.OutChannels) throw new ArgumentException($"Conv2d reference: {bias.Length} biases for {g.OutChannels} channels");
+        int cg = g.InPerGroup;
+        for (int n = 0; n < g.Batch; n++)
+            for (int co = 0; co < g.OutChannels; co++)
             {
-                int g = k / s.Kg;
-                for (int p = 0; p < s.P; p++)
-                    for (int q = 0; q < s.Q; q++)
+                int grp = co / g.OutPerGroup;
+                for (int oh = 0; oh < g.OutH; oh++)
+                    for (int ow = 0; ow < g.OutW; ow++)
                     {
-                        double acc = bias.IsEmpty ? 0 : bias[k];
-                        for (int c = 0; c < s.Cg; c++)
-                            for (int r = 0; r < s.R; r++)
-                                for (int t = 0; t < s.S; t++)
+                        double s = bias.IsEmpty ? 0 : bias[co];
+                        for (int cl = 0; cl < cg; cl++)
+                        {
+                            int ci = grp * cg + cl;
+                            for (int ki = 0; ki < g.KernelH; ki++)
+                            {
+                                int ih = oh * g.StrideH - g.PadH + ki * g.DilationH;
+                                if (ih < 0 || ih >= g.InH) continue;
+                                for (int kj = 0; kj < g.KernelW; kj++)
                                 {
-                                    int h = p * s.StrideH - s.PadH + r * s.DilH, wi = q * s.StrideW - s.PadW + t * s.DilW;
-                                    if ((uint)h >= (uint)s.H || (uint)wi >= (uint)s.W) continue;
-                                    acc += (double)x[((n * s.C + g * s.Cg + c) * s.H + h) * s.W + wi] * w[((k * s.Cg + c) * s.R + r) * s.S + t];
+                                    int iw = ow * g.StrideW - g.PadW + kj * g.DilationW;
+                                    if (iw < 0 || iw >= g.InW) continue;
+                                    s += (double)x[((n * g.InChannels + ci) * g.InH + ih) * g.InW + iw] *
+                                         w[((co * cg + cl) * g.KernelH + ki) * g.KernelW + kj];
                                 }
-                        y[((n * s.K + k) * s.P + p) * s.Q + q] = (float)acc;
+                            }
+                        }
+                        y[((n * g.OutChannels + co) * g.OutH + oh) * g.OutW + ow] = (float)s;
                     }
             }
     }
 
-    /// <summary>dx = ∂(Σ dy·y)/∂x, overwriting dx.</summary>
-    public static void BackwardDataReference(ConvShape s, ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx)
+    /// <summary>dx: for each input pixel, the sum over the outputs whose window covers it.</summary>
+    public static void InputGrad(in Conv2dGeometry g, ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx)
     {
-        s.Validate();
-        var acc = new double[s.InputSize];
-        for (int n = 0; n < s.N; n++)
-            for (int k = 0; k < s.K; k++)
+        g.Check("Conv2d reference input grad", dx.Length, w.Length, dy.Length);
+        int cg = g.InPerGroup, og = g.OutPerGroup;
+        for (int n = 0; n < g.Batch; n++)
+            for (int ci = 0; ci < g.InChannels; ci++)
             {
-                int g = k / s.Kg;
-                for (int p = 0; p < s.P; p++)
-                    for (int q = 0; q < s.Q; q++)
+                int grp = ci / cg, cl = ci % cg;
+                for (int ih = 0; ih < g.InH; ih++)
+                    for (int iw = 0; iw < g.InW; iw++)
                     {
-                        double d = dy[((n * s.K + k) * s.P + p) * s.Q + q];
-                        for (int c = 0; c < s.Cg; c++)
-                            for (int r = 0; r < s.R; r++)
-                                for (int t = 0; t < s.S; t++)
+                        double s = 0;
+                        for (int col = 0; col < og; col++)
+                        {
+                            int co = grp * og + col;
+                            for (int ki = 0; ki < g.KernelH; ki++)
+                            {
+                                int th = ih + g.PadH - ki * g.DilationH;
+                                if (th < 0 || th % g.StrideH != 0 || th / g.StrideH >= g.OutH) continue;
+                                int oh = th / g.StrideH;
+                                for (int kj = 0; kj < g.KernelW; kj++)
                                 {
-                                    int h = p * s.StrideH - s.PadH + r * s.DilH, wi = q * s.StrideW - s.PadW + t * s.DilW;
-                                    if ((uint)h >= (uint)s.H || (uint)wi >= (uint)s.W) continue;
-                                    acc[((n * s.C + g * s.Cg + c) * s.H + h) * s.W + wi] += d * w[((k * s.Cg + c) * s.R + r) * s.S + t];
+                                    int tw = iw + g.PadW - kj * g.DilationW;
+                                    if (tw < 0 || tw % g.StrideW != 0 || tw / g.StrideW >= g.OutW) continue;
+                                    int ow = tw / g.StrideW;
+                                    s += (double)dy[((n * g.OutChannels + co) * g.OutH + oh) * g.OutW + ow] *
+                                         w[((co * cg + cl) * g.KernelH + ki) * g.KernelW + kj];
                                 }
+                            }
+                        }
+                        dx[((n * g.InChannels + ci) * g.InH + ih) * g.InW + iw] = (float)s;
                     }
             }
-        for (int i = 0; i < acc.Length; i++) dx[i] = (float)acc[i];
     }
 
-    /// <summary>dw = ∂(Σ dy·y)/∂w, overwriting dw.</summary>
-    public static void BackwardWeightReference(ConvShape s, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw)
+    /// <summary>dw: for each tap, the sum over batch and output positions of dy times the input under the tap.</summary>
+    public static void WeightGrad(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw)
     {
-        s.Validate();
-        for (int k = 0; k < s.K; k++)
+        g.Check("Conv2d reference weight grad", x.Length, dw.Length, dy.Length);
+        int cg = g.InPerGroup;
+        for (int co = 0; co < g.OutChannels; co++)
         {
-            int g = k / s.Kg;
-            for (int c = 0; c < s.Cg; c++)
-                for (int r = 0; r < s.R; r++)
-                    for (int t = 0; t < s.S; t++)
+            int grp = co / g.OutPerGroup;
+            for (int cl = 0; cl < cg; cl++)
+            {
+                int ci = grp * cg + cl;
+                for (int ki = 0; ki < g.KernelH; ki++)
+                    for (int kj = 0; kj < g.KernelW; kj++)
                     {
-                        double acc = 0;
-                        for (int n = 0; n < s.N; n++)
-                            for (int p = 0; p < s.P; p++)
-                                for (int q = 0; q < s.Q; q++)
+                        double s = 0;
+                        for (int n = 0; n < g.Batch; n++)
+                            for (int oh = 0; oh < g.OutH; oh++)
+                            {
+                                int ih = oh * g.StrideH - g.PadH + ki * g.DilationH;
+                                if (ih < 0 || ih >= g.InH) continue;
+                                for (int ow = 0; ow < g.OutW; ow++)
                                 {
-                                    int h = p * s.StrideH - s.PadH + r * s.DilH, wi = q * s.StrideW - s.PadW + t * s.DilW;
-                                    if ((uint)h >= (uint)s.H || (uint)wi >= (uint)s.W) continue;
-                                    acc += (double)x[((n * s.C + g * s.Cg + c) * s.H + h) * s.W + wi] * dy[((n * s.K + k) * s.P + p) * s.Q + q];
+                                    int iw = ow * g.StrideW - g.PadW + kj * g.DilationW;
+                                    if (iw < 0 || iw >= g.InW) continue;
+                                    s += (double)dy[((n * g.OutChannels + co) * g.OutH + oh) * g.OutW + ow] *
+                                         x[((n * g.InChannels + ci) * g.InH + ih) * g.InW + iw];
                                 }
-                        dw[((k * s.Cg + c) * s.R + r) * s.S + t] = (float)acc;
+                            }
+                        dw[((co * cg + cl) * g.KernelH + ki) * g.KernelW + kj] = (float)s;
                     }
+            }
         }
     }
-
-    // ------------------------------------------------------------------ im2col + GEMM
-
-    /// <summary>Per sample and group: Y_g (Kg × PQ) = W_g (Kg × CRS) · col (CRS × PQ). Samples run in parallel.</summary>
-    public static void Forward(ConvShape s, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y)
-    {
-        s.Validate();
-        var gemm = KernelRegistry.FastGemm;
-        int pq = s.P * s.Q, crs = s.Crs;
-        float[] xa = x.ToArray(), wa = w.ToArray(), ba = bias.ToArray();
-        var yArr = new float[s.OutputSize];
-        Parallelism.For(s.N, (long)s.K * pq * crs, n =>
-        {
-            var col = s.IsPointwise ? null : new float[crs * pq];
-            for (int g = 0; g < s.Groups; g++)
-            {
-                int xOff = (n * s.C + g * s.Cg) * s.H * s.W;
-                ReadOnlySpan<float> colSpan = col is null ? xa.AsSpan(xOff, crs * pq) : col;
-                if (col is not null) Im2Col(s, xa.AsSpan(xOff, s.Cg * s.H * s.W), col);
-                gemm(false, false, s.Kg, pq, crs, 1f, wa.AsSpan(g * s.Kg * crs), crs, colSpan, pq, 0f, yArr.AsSpan((n * s.K + g * s.Kg) * pq), pq);
-            }
-            if (ba.Length > 0)
-                for (int k = 0; k < s.K; k++) yArr.AsSpan((n * s.K + k) * pq, pq).Add(ba[k]);
-        }, grain: 1 << 20);
-        yArr.CopyTo(y);
-    }
-
-    /// <summary>Per sample and group: col = W_gᵀ · dY_g, then col2im scatters it back (overwrites dx).</summary>
-    public static void BackwardData(ConvShape s, ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx)
-    {
-        s.Validate();
-        var gemm = KernelRegistry.FastGemm;
-        int pq = s.P * s.Q, crs = s.Crs, chw = s.Cg * s.H * s.W;
-        float[] dya = dy.ToArray(), wa = w.ToArray();
-        var dxArr = new float[s.InputSize];
-        Parallelism.For(s.N, (long)s.K * pq * crs, n =>
-        {
-            var col = s.IsPointwise ? null : new float[crs * pq];
-            for (int g = 0; g < s.Groups; g++)
-            {
-                int xOff = (n * s.C + g * s.Cg) * s.H * s.W;
-                Span<float> target = col is null ? dxArr.AsSpan(xOff, chw) : col;
-                gemm(true, false, crs, pq, s.Kg, 1f, wa.AsSpan(g * s.Kg * crs), crs, dya.AsSpan((n * s.K + g * s.Kg) * pq), pq, 0f, target, pq);
-                if (col is not null) Col2Im(s, col, dxArr.AsSpan(xOff, chw));
-            }
-        }, grain: 1 << 20);
-        dxArr.CopyTo(dx);
-    }
-
-    /// <summary>dW_g (Kg × CRS) = Σ_n dY_g · colᵀ (overwrites dw). Samples are split over threads, each with its own partial sum.</summary>
-    public static void BackwardWeight(ConvShape s, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw)
-    {
-        s.Validate();
-        var gemm = KernelRegistry.FastGemm;
-        int pq = s.P * s.Q, crs = s.Crs;
-        float[] xa = x.ToArray(), dya = dy.ToArray();
-        int chunks = Math.Max(1, Math.Min(Parallelism.MaxThreads, s.N));
-        var partial = new float[chunks][];
-        Parallelism.For(chunks, (long)s.N * s.K * pq * crs / chunks, ci =>
-        {
-            var acc = partial[ci] = new float[s.WeightSize];
-            var col = s.IsPointwise ? null : new float[crs * pq];
-            for (int n = ci; n < s.N; n += chunks)
-                for (int g = 0; g < s.Groups; g++)
-                {
-                    int xOff = (n * s.C + g * s.Cg) * s.H * s.W;
-                    ReadOnlySpan<float> colSpan = col is null ? xa.AsSpan(xOff, crs * pq) : col;
-                    if (col is not null) Im2Col(s, xa.AsSpan(xOff, s.Cg * s.H * s.W), col);
-                    gemm(false, true, s.Kg, crs, pq, 1f, dya.AsSpan((n * s.K + g * s.Kg) * pq), pq, colSpan, pq, 1f, acc.AsSpan(g * s.Kg * crs), crs);
-                }
-        }, grain: 1 << 20);
-        dw.Clear();
-        foreach (var p in partial) Elementwise.Axpy(1f, p, dw);
-    }
-
-    /// <summary>Unfolds one sample-group (Cg × H × W) into col (Cg·R·S × P·Q), zeros where the window hangs over the padding.</summary>
-    public static void Im2Col(ConvShape s, ReadOnlySpan<float> x, Span<float> col)
-    {
-        int pq = s.P * s.Q;
-        for (int c = 0; c < s.Cg; c++)
-            for (int r = 0; r < s.R; r++)
-                for (int t = 0; t < s.S; t++)
-                {
-                    var row = col.Slice(((c * s.R + r) * s.S + t) * pq, pq);
-                    for (int p = 0; p < s.P; p++)
-                    {
-                        int h = p * s.StrideH - s.PadH + r * s.DilH;
-                        var dst = row.Slice(p * s.Q, s.Q);
-                        if ((uint)h >= (uint)s.H) { dst.Clear(); continue; }
-                        var src = x.Slice((c * s.H + h) * s.W, s.W);
-                        int w0 = -s.PadW + t * s.DilW;
-                        if (s.StrideW == 1 && w0 >= 0 && w0 + s.Q <= s.W) { src.Slice(w0, s.Q).CopyTo(dst); continue; }
-                        for (int q = 0; q < s.Q; q++)
-                        {
-                            int wi = w0 + q * s.StrideW;
-                            dst[q] = (uint)wi < (uint)s.W ? src[wi] : 0f;
-                        }
-                    }
-                }
-    }
-
-    /// <summary>The adjoint of <see cref="Im2Col"/>: adds each column entry back onto the pixel it came from (overwrites x).</summary>
-    public static void Col2Im(ConvShape s, ReadOnlySpan<float> col, Span<float> x)
-    {
-        x.Clear();
-        int pq = s.P * s.Q;
-        for (int c = 0; c < s.Cg; c++)
-            for (int r = 0; r < s.R; r++)
-                for (int t = 0; t < s.S; t++)
-                {
-                    var row = col.Slice(((c * s.R + r) * s.S + t) * pq, pq);
-                    for (int p = 0; p < s.P; p++)
-                    {
-                        int h = p * s.StrideH - s.PadH + r * s.DilH;
-                        if ((uint)h >= (uint)s.H) continue;
-                        var dst = x.Slice((c * s.H + h) * s.W, s.W);
-                        int w0 = -s.PadW + t * s.DilW;
-                        for (int q = 0; q < s.Q; q++)
-                        {
-                            int wi = w0 + q * s.StrideW;
-                            if ((uint)wi < (uint)s.W) dst[wi] += row[p * s.Q + q];
-                        }
-                    }
-                }
-    }
-}
-
-static class SpanExtensions
-{
-    public static void Add(this Span<float> x, float v) { for (int i = 0; i < x.Length; i++) x[i] += v; }
 }

@@ -27,12 +27,32 @@ public static class KernelRegistry
         new("flash-avx512", Attention.Backward),
     ];
 
-    public static IReadOnlyList<Variant<ConvForwardKernel>> ConvForward { get; } =
-    [
-        new("reference", Conv.ForwardReference, IsReference: true),
-        new("im2col-gemm", Conv.Forward),
-    ];
-
     /// <summary>The GEMM the engine uses.</summary>
     public static GemmKernel FastGemm { get; set; } = Cpu.Gemm.Simd;
+
+    /// <summary>2-D convolution forward (NCHW, PyTorch weight layout): direct reference and im2col + GEMM.</summary>
+    public static IReadOnlyList<Variant<Conv2dForwardKernel>> Conv2dForward { get; } =
+    [
+        new("reference", ConvReference.Forward, IsReference: true),
+        new("im2col", ConvIm2col.Forward),
+    ];
+
+    public static IReadOnlyList<Variant<Conv2dInputGradKernel>> Conv2dInputGrad { get; } =
+    [
+        new("reference", ConvReference.InputGrad, IsReference: true),
+        new("im2col", ConvIm2col.InputGrad),
+    ];
+
+    public static IReadOnlyList<Variant<Conv2dWeightGradKernel>> Conv2dWeightGrad { get; } =
+    [
+        new("reference", ConvReference.WeightGrad, IsReference: true),
+        new("im2col", ConvIm2col.WeightGrad),
+    ];
+
+    /// <summary>The convolution forward the engine uses (also the input gradient of ConvTranspose2d).</summary>
+    public static Conv2dForwardKernel FastConv2dForward { get; set; } = ConvIm2col.Forward;
+    /// <summary>The convolution input gradient the engine uses (also the forward of ConvTranspose2d).</summary>
+    public static Conv2dInputGradKernel FastConv2dInputGrad { get; set; } = ConvIm2col.InputGrad;
+    /// <summary>The convolution weight gradient the engine uses.</summary>
+    public static Conv2dWeightGradKernel FastConv2dWeightGrad { get; set; } = ConvIm2col.WeightGrad;
 }

@@ -1,0 +1,144 @@
+using Engine.Random;
+using Kernels.Cpu;
+
+namespace Engine.Tests;
+
+/// <summary>Every convolution kernel variant against the direct reference, on odd geometries.</summary>
+public sealed class ConvKernelTests
+{
+    public sealed record Geometry(string Name, Conv2dGeometry G)
+    {
+        public override string ToString() => Name;
+    }
+
+    public static IEnumerable<Geometry> Geometries() =>
+    [
+        new("1x1 pixel", Conv2dGeometry.Of(1, 1, 1, 1, 1, 1, 1)),
+        new("3x3 pad 1", Conv2dGeometry.Of(2, 3, 7, 5, 4, 3, 3, padH: 1, padW: 1)),
+        new("3x2 stride 2 dilation 2 groups 2", Conv2dGeometry.Of(1, 4, 9, 7, 6, 3, 2, 2, 2, 1, 1, 2, 2, groups: 2)),
+        new("mixed stride/pad/dilation groups 3", Conv2dGeometry.Of(3, 6, 11, 13, 9, 3, 3, 2, 3, 0, 2, 1, 2, groups: 3)),
+        new("pointwise", Conv2dGeometry.Of(2, 5, 7, 7, 3, 1, 1)),
+        new("pointwise stride 2", Conv2dGeometry.Of(2, 5, 7, 7, 3, 1, 1, 2, 2)),
+        new("kernel wider than input", Conv2dGeometry.Of(1, 2, 3, 3, 2, 5, 5, padH: 2, padW: 2)),
+        new("depthwise", Conv2dGeometry.Of(2, 4, 6, 5, 4, 3, 3, 1, 1, 1, 1, groups: 4)),
+        new("transposed-style trimmed output", Conv2dGeometry.Of(2, 3, 8, 9, 4, 3, 3, 2, 2, 1, 1) with { OutH = 3, OutW = 4 }),
+        new("threaded batch", Conv2dGeometry.Of(3, 8, 19, 19, 16, 3, 3, padH: 1, padW: 1)),
+    ];
+
+    static float[] Random(int n, ulong seed)
+    {
+        var a = new float[n];
+        new Generator(seed).FillNormal(a);
+        return a;
+    }
+
+    static void AssertClose(float[] expected, float[] actual, string what)
+    {
+        Assert.That(actual.Length, Is.EqualTo(expected.Length), what);
+        for (int i = 0; i < expected.Length; i++)
+            if (Math.Abs(expected[i] - actual[i]) > 1e-4f * (1 + Math.Abs(expected[i])))
+                Assert.Fail($"{what}: element {i} is {actual[i]}, reference {expected[i]}");
+    }
+
+    [TestCaseSource(nameof(Geometries))]
+    public void Forward_variants_match_reference(Geometry c)
+    {
+        var g = c.G;
+        var x = Random(g.InputLength, 1); var w = Random(g.WeightLength, 2); var b = Random(g.OutChannels, 3);
+        var expected = new float[g.OutputLength];
+        ConvReference.Forward(g, x, w, b, expected);
+        foreach (var v in KernelRegistry.Conv2dForward.Where(v => !v.IsReference))
+        {
+            var y = Enumerable.Repeat(float.NaN, g.OutputLength).ToArray();
+            v.Run(g, x, w, b, y);
+            AssertClose(expected, y, $"{v.Name} forward with bias");
+            v.Run(g, x, w, default, y);
+            var noBias = new float[g.OutputLength];
+            ConvReference.Forward(g, x, w, default, noBias);
+            AssertClose(noBias, y, $"{v.Name} forward without bias");
+        }
+    }
+
+    [TestCaseSource(nameof(Geometries))]
+    public void Input_grad_variants_match_reference(Geometry c)
+    {
+        var g = c.G;
+        var dy = Random(g.OutputLength, 4); var w = Random(g.WeightLength, 5);
+        var expected = new float[g.InputLength];
+        ConvReference.InputGrad(g, dy, w, expected);
+        foreach (var v in KernelRegistry.Conv2dInputGrad.Where(v => !v.IsReference))
+        {
+            var dx = Enumerable.Repeat(float.NaN, g.InputLength).ToArray();
+            v.Run(g, dy, w, dx);
+            AssertClose(expected, dx, $"{v.Name} input grad");
+        }
+    }
+
+    [TestCaseSource(nameof(Geometries))]
+    public void Weight_grad_variants_match_reference(Geometry c)
+    {
+        var g = c.G;
+        var x = Random(g.InputLength, 6); var dy = Random(g.OutputLength, 7);
+        var expected = new float[g.WeightLength];
+        ConvReference.WeightGrad(g, x, dy, expected);
+        foreach (var v in KernelRegistry.Conv2dWeightGrad.Where(v => !v.IsReference))
+        {
+            var dw = Enumerable.Repeat(float.NaN, g.WeightLength).ToArray();
+            v.Run(g, x, dy, dw);
+            AssertClose(expected, dw, $"{v.Name} weight grad");
+        }
+    }
+
+    /// <summary>The reference input gradient is the adjoint of the reference forward: ⟨conv(x), dy⟩ = ⟨x, convᵀ(dy)⟩.</summary>
+    [TestCaseSource(nameof(Geometries))]
+    public void Reference_gradients_are_adjoint_to_forward(Geometry c)
+    {
+        var g = c.G;
+        var x = Random(g.InputLength, 8); var w = Random(g.WeightLength, 9); var dy = Random(g.OutputLength, 10);
+        var y = new float[g.OutputLength]; var dx = new float[g.InputLength]; var dw = new float[g.WeightLength];
+        ConvReference.Forward(g, x, w, default, y);
+        ConvReference.InputGrad(g, dy, w, dx);
+        ConvReference.WeightGrad(g, x, dy, dw);
+        double Dot(float[] a, float[] b) => a.Zip(b, (p, q) => (double)p * q).Sum();
+        double lhs = Dot(y, dy);
+        Assert.That(Dot(x, dx), Is.EqualTo(lhs).Within(1e-3 * (1 + Math.Abs(lhs))));
+        Assert.That(Dot(w, dw), Is.EqualTo(lhs).Within(1e-3 * (1 + Math.Abs(lhs))));
+    }
+
+    [Test]
+    public void Reference_forward_matches_hand_computed_values()
+    {
+        // x = 1..9 as 3×3, a 2×2 kernel of ones: each output is the sum of a 2×2 block.
+        var g = Conv2dGeometry.Of(1, 1, 3, 3, 1, 2, 2);
+        var y = new float[4];
+        ConvReference.Forward(g, [1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 1, 1], [0.5f], y);
+        Assert.That(y, Is.EqualTo(new[] { 12.5f, 16.5f, 24.5f, 28.5f }));
+        // Stride 2 with padding 1 picks the corners of a 3×3 kernel centred on (0,0),(0,2),(2,0),(2,2).
+        var g2 = Conv2dGeometry.Of(1, 1, 3, 3, 1, 3, 3, 2, 2, 1, 1);
+        var y2 = new float[4];
+        ConvReference.Forward(g2, [1, 2, 3, 4, 5, 6, 7, 8, 9], [0, 0, 0, 0, 1, 0, 0, 0, 0], default, y2);
+        Assert.That(y2, Is.EqualTo(new[] { 1f, 3f, 7f, 9f }));
+    }
+
+    [Test]
+    public void Im2col_and_col2im_are_adjoint()
+    {
+        var g = Conv2dGeometry.Of(1, 3, 7, 6, 2, 3, 2, 2, 1, 1, 2, 2, 1);
+        var x = Random(g.InPerGroup * g.InPlane, 11);
+        var c = Random(g.PatchSize * g.OutPlane, 12);
+        var col = new float[c.Length]; var back = new float[x.Length];
+        ConvIm2col.Im2Col(g, x, col);
+        ConvIm2col.Col2Im(g, c, back);
+        double lhs = col.Zip(c, (p, q) => (double)p * q).Sum(), rhs = x.Zip(back, (p, q) => (double)p * q).Sum();
+        Assert.That(rhs, Is.EqualTo(lhs).Within(1e-4 * (1 + Math.Abs(lhs))));
+    }
+
+    [Test]
+    public void Wrong_buffer_sizes_are_rejected()
+    {
+        var g = Conv2dGeometry.Of(1, 2, 5, 5, 3, 3, 3);
+        foreach (var v in KernelRegistry.Conv2dForward)
+            Assert.Throws<ArgumentException>(() => v.Run(g, new float[g.InputLength - 1], new float[g.WeightLength], default, new float[g.OutputLength]), v.Name);
+        Assert.Throws<ArgumentException>(() => ConvIm2col.Forward(g with { Groups = 2 }, new float[g.InputLength], new float[g.WeightLength], default, new float[g.OutputLength]));
+    }
+}
