@@ -10,7 +10,7 @@ namespace Engine.Nn;
 /// sealed class Mlp : Layer
 /// {
 ///     readonly Linear fc1, fc2;
-///     public Mlp() { fc1 = Child("fc1", new Linear(2, 64)); fc2 = Child("fc2", new Linear(64, 2)); }
+///     public Mlp(Generator g) { fc1 = Child("fc1", new Linear(2, 64, g)); fc2 = Child("fc2", new Linear(64, 2, g)); }
 ///     public override Tensor Forward(Tensor x) => fc2.Forward(fc1.Forward(x).Relu());
 /// }
 /// </code>

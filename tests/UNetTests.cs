@@ -1,0 +1,32 @@
+using Engine.Random;
+using Models.Diffusion;
+
+namespace Engine.Tests;
+
+public sealed class UNetTests
+{
+    [Test]
+    public void W1_UNet_S_has_the_specified_size_and_parameter_names()
+    {
+        var net = new UNet(new UNetConfig(), new Generator(0));
+        var names = net.NamedParameters().Select(p => p.Name).ToHashSet();
+        Assert.That(net.ParameterCount(), Is.InRange(1_300_000, 1_400_000));
+        Assert.That(names, Does.Contain("time_embed.linear1.weight").And.Contain("down.0.res.1.conv2.bias")
+            .And.Contain("mid_attn.qkv.weight").And.Contain("down.2.attn.1.proj.bias").And.Contain("up.2.res.0.skip.weight")
+            .And.Contain("class_embed.weight").And.Contain("down.1.resample.weight").And.Contain("conv_out.bias"));
+    }
+
+    [Test]
+    public void Forward_keeps_the_image_shape_and_backward_reaches_every_parameter()
+    {
+        var g = new Generator(1);
+        var net = new UNet(new UNetConfig(BaseChannels: 16), g);
+        var x = Tensor.Randn([2, 1, 28, 28], g);
+        var y = net.Forward(x, [3, 900], [1, 10]);
+        Assert.That(y.Shape, Is.EqualTo(new[] { 2, 1, 28, 28 }));
+        (y * y).Mean().Backward();
+        var missing = net.NamedParameters().Where(p => p.Value.Grad is null).Select(p => p.Name).ToList();
+        Assert.That(missing, Is.Empty);
+        Assert.Throws<ShapeMismatchException>(() => net.Forward(Tensor.Zeros([2, 3, 28, 28]), [0, 0], [0, 0]));
+    }
+}
