@@ -149,6 +149,7 @@ public sealed class SafeTensorsTests
         yield return Case("negative_shape", Raw("""{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}""", eight), "invalid size -2");
         yield return Case("fractional_shape", Raw("""{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,8]}}""", eight), "invalid size 1.5");
         yield return Case("element_count_overflow", Raw("""{"a":{"dtype":"F32","shape":[100000,100000,100000],"data_offsets":[0,8]}}""", eight), "more than 2147483647 elements");
+        yield return Case("zero_axis_after_huge_ones_is_empty_not_overflow", Raw("""{"a":{"dtype":"F32","shape":[100000,100000,100000,0],"data_offsets":[0,8]}}""", eight), "spans 8 bytes but F32 shape [100000, 100000, 100000, 0] needs 0");
         yield return Case("offsets_out_of_range", Raw("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}""", eight), "outside the data buffer of 8 bytes");
         yield return Case("offsets_begin_after_end", Raw("""{"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}""", eight), "begin after end");
         yield return Case("offsets_negative", Raw("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}""", eight), "non-negative integers");

@@ -37,7 +37,6 @@ public static class Cifar10
         var values = new float[records * ImageBytes];                                // (N, 3, 32, 32)
         var labels = new int[records];
         int n = 0;
-        const float scale = 1f / 255f;
         foreach (var (path, bytes) in contents)
         {
             if (bytes.Length % RecordBytes != 0)
@@ -48,9 +47,7 @@ public static class Cifar10
                 if (label >= ClassNames.Count)
                     throw new CorruptFileException(path, $"CIFAR-10: record {r} has label {label}; expected 0 to {ClassNames.Count - 1}");
                 labels[n] = label;
-                var src = bytes.AsSpan(r * RecordBytes + 1, ImageBytes);
-                var dst = values.AsSpan(n * ImageBytes, ImageBytes);
-                for (int i = 0; i < ImageBytes; i++) dst[i] = src[i] * scale;
+                Pixels.ToUnit(bytes.AsSpan(r * RecordBytes + 1, ImageBytes), values.AsSpan(n * ImageBytes, ImageBytes));
             }
         }
         return new ImageDataset(Tensor.Wrap(values, (int)records, 3, Side, Side), labels, ClassNames, string.Join(", ", batchFiles));

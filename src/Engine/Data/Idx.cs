@@ -53,16 +53,17 @@ public static class Idx
         var sizes = new byte[4 * dims];
         if (!TryReadExactly(s, sizes)) throw new CorruptFileException(source, $"IDX: header truncated; expected {dims} dimension sizes");
         var shape = new int[dims];
-        long count = 1;
+        double product = 1;                      // exact whenever it is small enough to matter (integers below 2^53, or 0)
         for (int i = 0; i < dims; i++)
         {
             uint d = BinaryPrimitives.ReadUInt32BigEndian(sizes.AsSpan(4 * i));
             if (d > int.MaxValue) throw new CorruptFileException(source, $"IDX: dimension {i} has size {d}, above {int.MaxValue}");
             shape[i] = (int)d;
-            count = Math.Min(count * d, long.MaxValue / 2);
+            product *= d;
         }
-        if (count > Array.MaxLength)
-            throw new CorruptFileException(source, $"IDX: shape {Shapes.Format(shape)} has {count} elements, more than an array can hold");
+        if (product > Array.MaxLength)
+            throw new CorruptFileException(source, $"IDX: shape {Shapes.Format(shape)} has {product:G4} elements, more than an array can hold");
+        long count = (long)product;
 
         var data = new byte[count];
         if (!TryReadExactly(s, data))
@@ -84,8 +85,7 @@ public static class Idx
         if (raw.Shape.Length != 3)
             throw new CorruptFileException(source, $"IDX: images file has shape {Shapes.Format(raw.Shape)}; expected (N, H, W)");
         var values = new float[raw.Data.Length];
-        const float scale = 1f / 255f;
-        for (int i = 0; i < values.Length; i++) values[i] = raw.Data[i] * scale;
+        Pixels.ToUnit(raw.Data, values);
         return Tensor.Wrap(values, raw.Shape[0], 1, raw.Shape[1], raw.Shape[2]);      // (N, 1, H, W)
     }
 

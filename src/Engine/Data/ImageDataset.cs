@@ -39,14 +39,12 @@ public sealed class ImageDataset
         Images = images; Labels = labels; ClassNames = classNames; Source = source;
     }
 
-    /// <summary>Images <paramref name="start"/> .. <paramref name="start"/> + <paramref name="count"/> as a new dataset (copied).</summary>
+    /// <summary>Images <paramref name="start"/> .. <paramref name="start"/> + <paramref name="count"/> as a new dataset; the images are a view (no copy).</summary>
     public ImageDataset Slice(int start, int count)
     {
         if (start < 0 || count < 0 || start + (long)count > Count)
             throw new ArgumentOutOfRangeException(nameof(start), $"ImageDataset.Slice: [{start}, {start + (long)count}) is outside [0, {Count})");
-        int per = Channels * Height * Width;
-        var data = Images.Contiguous().Span.Slice(start * per, count * per).ToArray();
-        return new ImageDataset(Tensor.Wrap(data, count, Channels, Height, Width), Labels.AsSpan(start, count).ToArray(), ClassNames,
+        return new ImageDataset(Images.Narrow(0, start, count), Labels.AsSpan(start, count).ToArray(), ClassNames,
             $"{Source} [{start}, {start + count})");
     }
 }

@@ -59,9 +59,8 @@ public static class ImageFolder
     /// <summary>Interleaved (H, W, C) bytes to planar (C, H, W) floats in [0, 1].</summary>
     static void ToPlanar(byte[] src, Span<float> dst, int channels, int pixels)
     {
-        const float scale = 1f / 255f;
         for (int c = 0; c < channels; c++)
             for (int p = 0; p < pixels; p++)
-                dst[c * pixels + p] = src[p * channels + c] * scale;
+                dst[c * pixels + p] = src[p * channels + c] / 255f;
     }
 }

@@ -97,18 +97,21 @@ static class SafeTensorsHeaderReader
 
         if (!entry.TryGetProperty("shape", out var shapeEl) || shapeEl.ValueKind != JsonValueKind.Array)
             throw new CorruptFileException(source, $"safetensors: tensor '{name}' has no 'shape' array");
+        if (shapeEl.GetArrayLength() > 64)
+            throw new CorruptFileException(source, $"safetensors: tensor '{name}' has {shapeEl.GetArrayLength()} axes; at most 64 are supported");
         var shape = new int[shapeEl.GetArrayLength()];
-        long numel = 1;
+        double product = 1;                      // exact whenever it is small enough to matter (integers below 2^53, or 0)
         int axis = 0;
         foreach (var d in shapeEl.EnumerateArray())
         {
             if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out long size) || size < 0 || size > int.MaxValue)
                 throw new CorruptFileException(source, $"safetensors: tensor '{name}' has an invalid size {d.GetRawText()} on axis {axis} (expected an integer in [0, {int.MaxValue}])");
             shape[axis++] = (int)size;
-            numel = size == 0 || numel == 0 ? 0 : (numel > int.MaxValue / size ? long.MaxValue : numel * size);
-            if (numel > int.MaxValue)
-                throw new CorruptFileException(source, $"safetensors: tensor '{name}' shape {shapeEl.GetRawText()} has more than {int.MaxValue} elements");
+            product *= size;
         }
+        if (product > int.MaxValue)
+            throw new CorruptFileException(source, $"safetensors: tensor '{name}' shape {shapeEl.GetRawText()} has more than {int.MaxValue} elements");
+        long numel = (long)product;
 
         if (!entry.TryGetProperty("data_offsets", out var offEl) || offEl.ValueKind != JsonValueKind.Array || offEl.GetArrayLength() != 2)
             throw new CorruptFileException(source, $"safetensors: tensor '{name}' needs 'data_offsets' as [begin, end]");
