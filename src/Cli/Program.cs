@@ -5,6 +5,7 @@ using Spectre.Console;
 // engine <command> [options]: the command-line face of the engine.
 var commands = new Dictionary<string, (string Help, Func<Args, int> Run)>
 {
+    ["demo"] = ("train a conv classifier on the embedded Fashion-MNIST data; pictures and weights go to runs/demo/", DemoCommand.Run),
 
     ["info"] = ("devices, SIMD support and threads the engine will use", InfoCommand.Run),
     ["kernels"] = ("race every registered kernel variant on the workload shapes", KernelsCommand.Run),

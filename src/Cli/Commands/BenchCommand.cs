@@ -24,7 +24,7 @@ public static class BenchCommand
             foreach (var c in WorkloadRegistry.Cases(w.ToUpperInvariant()))
             {
                 double ms = Timing.MedianMs(c.Run);
-                double gflops = c.Flops / (ms * 1e6);
+                double gflops = c.Flops > 0 ? c.Flops / (ms * 1e6) : double.NaN;
                 double peak = gflops / (WorkloadRegistry.PeakGflopsPerCore * threads) * 100;
                 if (json)
                     Console.WriteLine(JsonSerializer.Serialize(new { workload = c.Workload, @case = c.Case, variant = c.Variant, ms = Math.Round(ms, 3), gflops = Math.Round(gflops, 2) }, JsonLines));
