@@ -12,6 +12,10 @@ def load(path):
             rows.setdefault((r["workload"], r["case"]), []).append(r)
     return rows
 
+def fmt(gflops):
+    """GFLOP/s to one decimal; cases without a FLOP count (null) print as a dash."""
+    return "—" if gflops is None else f"{gflops:.1f}"
+
 engine, peer = load(sys.argv[1]), load(sys.argv[2])
 print("| workload | case | engine variant | engine ms | engine GFLOP/s | PyTorch ms | PyTorch GFLOP/s | speed-up vs PyTorch |")
 print("|---|---|---|---:|---:|---:|---:|---:|")
@@ -20,5 +24,5 @@ for key, runs in engine.items():
     for e in runs:
         ratio = f"{p['ms'] / e['ms']:.2f}×" if p else "—"
         pms = f"{p['ms']:.2f}" if p else "—"
-        pgf = f"{p['gflops']:.1f}" if p else "—"
-        print(f"| {key[0]} | {key[1]} | {e['variant']} | {e['ms']:.2f} | {e['gflops']:.1f} | {pms} | {pgf} | {ratio} |")
+        pgf = fmt(p["gflops"]) if p else "—"
+        print(f"| {key[0]} | {key[1]} | {e['variant']} | {e['ms']:.2f} | {fmt(e['gflops'])} | {pms} | {pgf} | {ratio} |")

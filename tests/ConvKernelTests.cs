@@ -23,6 +23,13 @@ public sealed class ConvKernelTests
         new("depthwise", Conv2dGeometry.Of(2, 4, 6, 5, 4, 3, 3, 1, 1, 1, 1, groups: 4)),
         new("transposed-style trimmed output", Conv2dGeometry.Of(2, 3, 8, 9, 4, 3, 3, 2, 2, 1, 1) with { OutH = 3, OutW = 4 }),
         new("threaded batch", Conv2dGeometry.Of(3, 8, 19, 19, 16, 3, 3, padH: 1, padW: 1)),
+        new("odd channels, several row blocks, ragged tiles", Conv2dGeometry.Of(3, 67, 17, 15, 19, 3, 3, padH: 1, padW: 1)),
+        new("stride 2 pad 0 batch 1", Conv2dGeometry.Of(1, 5, 9, 11, 7, 3, 3, 2, 2, 0, 0)),
+        new("3x3 pad 0 batch 3", Conv2dGeometry.Of(3, 3, 6, 7, 5, 3, 3)),
+        new("pointwise with padding", Conv2dGeometry.Of(2, 3, 5, 4, 4, 1, 1, padH: 1, padW: 1)),
+        new("padding wider than the kernel", Conv2dGeometry.Of(1, 2, 4, 4, 3, 3, 3, padH: 3, padW: 3)),
+        new("dilation 2 stride 1", Conv2dGeometry.Of(2, 3, 9, 8, 5, 3, 3, 1, 1, 2, 2, 2, 2)),
+        new("rows wider than 32", Conv2dGeometry.Of(1, 2, 5, 40, 3, 3, 3, padH: 1, padW: 1)),
     ];
 
     static float[] Random(int n, ulong seed)
@@ -86,6 +93,36 @@ public sealed class ConvKernelTests
             var dw = Enumerable.Repeat(float.NaN, g.WeightLength).ToArray();
             v.Run(g, x, dy, dw);
             AssertClose(expected, dw, $"{v.Name} weight grad");
+        }
+    }
+
+    [TestCaseSource(nameof(Geometries))]
+    public void Bias_grad_variants_match_reference(Geometry c)
+    {
+        var g = c.G;
+        var dy = Random(g.OutputLength, 13);
+        var expected = new float[g.OutChannels];
+        ConvReference.BiasGrad(g.Batch, g.OutChannels, g.OutPlane, dy, expected);
+        foreach (var v in KernelRegistry.Conv2dBiasGrad.Where(v => !v.IsReference))
+        {
+            var db = Enumerable.Repeat(float.NaN, g.OutChannels).ToArray();
+            v.Run(g.Batch, g.OutChannels, g.OutPlane, dy, db);
+            AssertClose(expected, db, $"{v.Name} bias grad");
+        }
+    }
+
+    [Test]
+    public void Bias_grad_sums_hand_computed_values_and_rejects_wrong_sizes()
+    {
+        // (N=2, C=2, plane=3): channel 0 holds 1..3 and 7..9, channel 1 holds 4..6 and 10..12.
+        float[] dy = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+        foreach (var v in KernelRegistry.Conv2dBiasGrad)
+        {
+            var db = new float[2];
+            v.Run(2, 2, 3, dy, db);
+            Assert.That(db, Is.EqualTo(new[] { 30f, 48f }), v.Name);
+            Assert.Throws<ArgumentException>(() => v.Run(2, 2, 4, dy, new float[2]), v.Name);
+            Assert.Throws<ArgumentException>(() => v.Run(2, 2, 3, dy, new float[3]), v.Name);
         }
     }
 

@@ -114,11 +114,10 @@ public sealed class TensorTests
     [Test]
     public void Tensors_on_different_devices_are_a_clear_error()
     {
-        var gpu = new Device(DeviceKind.Gpu, 0, "gpu");
-        var onGpu = new Tensor(new Storage(new float[3], gpu), [3], [1], 0);
+        var onGpu = Tensor.Zeros([3]).To(GpuTestDevice.Device);
         var ex = Assert.Throws<DeviceMismatchException>(() => _ = Tensor.Zeros([3]) + onGpu);
-        Assert.That(ex!.Message, Does.Contain("Add").And.Contain("gpu"));
-        Assert.Throws<DeviceMismatchException>(() => onGpu.Exp());
+        Assert.That(ex!.Message, Does.Contain("Add").And.Contain(Device.CpuAcceleratorName));
+        Assert.Throws<DeviceUnavailableException>(() => new Storage(new float[3], new Device(DeviceKind.Gpu, 0, "no-such-kind")));
     }
 }
 

@@ -29,4 +29,18 @@ public sealed class UNetTests
         Assert.That(missing, Is.Empty);
         Assert.Throws<ShapeMismatchException>(() => net.Forward(Tensor.Zeros([2, 3, 28, 28]), [0, 0], [0, 0]));
     }
+
+    [TestCase(1)]
+    [TestCase(3)]
+    public void Depth_is_configurable_and_the_skips_line_up(int blocks)
+    {
+        var g = new Generator(2);
+        var net = new UNet(new UNetConfig(BaseChannels: 8, ResBlocks: blocks), g);
+        var names = net.NamedParameters().Select(p => p.Name).ToList();
+        Assert.That(names.Count(n => n.StartsWith("down.0.res.") && n.EndsWith(".conv1.weight")), Is.EqualTo(blocks));
+        Assert.That(names.Count(n => n.StartsWith("up.2.res.") && n.EndsWith(".conv1.weight")), Is.EqualTo(blocks));
+        var y = net.Forward(Tensor.Randn([2, 1, 12, 16], g), [0, 999], [3, 10]);
+        Assert.That(y.Shape, Is.EqualTo(new[] { 2, 1, 12, 16 }));
+        Assert.Throws<ArgumentException>(() => new UNet(new UNetConfig(BaseChannels: 8, ResBlocks: 0), g));
+    }
 }

@@ -2,8 +2,9 @@
 # workload, case, variant, ms, gflops — so the two outputs can be joined into a ratio table.
 # Setup: apt-get install -y python3-torch libopenblas0-pthread
 # Run:   OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/peers/torch_bench.py --threads 2 W5 [W4 W3 ...]
-import argparse, json, math, time
+import argparse, json, math, os, sys, time
 import torch
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 def median_ms(f, min_runs=3, min_seconds=0.5, max_runs=50):
     f()
@@ -35,7 +36,51 @@ def w3():
         yield "forward", att, flops
     yield "forward+backward", lambda: att().sum().backward(), 3 * flops
 
-WORKLOADS = {"W5": w5, "W4": w4, "W3": w3}
+def w2():
+    # The DiT-T/2 denoiser at batch 64, the engine's W2 cases: an AdamW training step (forward, MSE, backward,
+    # update) and one guided sampling step (one forward pass over 2×64 images).
+    from torch_dit import DiT
+    torch.manual_seed(1)
+    net = DiT()
+    for p in net.parameters():
+        with torch.no_grad(): p.normal_(0, 0.02)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    x = torch.randn(64, 1, 28, 28); t = torch.randint(0, 1000, (64,)); y = torch.randint(0, 11, (64,))
+    labels = torch.arange(64) % 10
+    def train():
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.mse_loss(net(x, t, y), x).backward(); opt.step()
+    def guided():
+        with torch.no_grad():
+            e = net(torch.cat([x, x]), torch.full((128,), 500), torch.cat([labels, torch.full_like(labels, 10)]))
+            ec, eu = e.chunk(2); return eu + 3.0 * (ec - eu)
+    yield "train step B=64", train, None
+    yield "CFG sampling step B=64 (2×64 evals)", guided, None
+
+
+def w1():
+    # The W1 UNet-S (bench/peers/torch_unet.py, the engine's layout): one AdamW step at batch 64, and one
+    # classifier-free-guided sampling step (one pass over 128 images: 64 with their class, 64 with the 'no class' token).
+    from torch_unet import UNet
+    torch.manual_seed(1)
+    net = UNet()
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    x = torch.randn(64, 1, 28, 28)
+    t, y = torch.randint(0, 1000, (64,)), torch.randint(0, 11, (64,))
+    labels = torch.arange(64) % 10
+    def train_step():
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(net(x, t, y), x).backward()
+        opt.step()
+    def guided_step():
+        with torch.no_grad():
+            both = net(torch.cat([x, x]), torch.full((128,), 500), torch.cat([labels, torch.full((64,), 10)]))
+            cond, uncond = both[:64], both[64:]
+            return uncond + 3.0 * (cond - uncond)
+    yield "train step B=64", train_step, None
+    yield "CFG sampling step B=64 (2×64 evals)", guided_step, None
+
+WORKLOADS = {"W5": w5, "W4": w4, "W3": w3, "W2": w2, "W1": w1}
 
 def main():
     p = argparse.ArgumentParser()
@@ -47,7 +92,8 @@ def main():
     for w in args.workloads:
         for case, f, flops in WORKLOADS[w.upper()]():
             ms = median_ms(f)
-            print(json.dumps({"workload": w.upper(), "case": case, "variant": variant, "ms": round(ms, 3), "gflops": round(flops / (ms * 1e6), 2)}, ensure_ascii=False), flush=True)
+            gflops = None if flops is None else round(flops / (ms * 1e6), 2)
+            print(json.dumps({"workload": w.upper(), "case": case, "variant": variant, "ms": round(ms, 3), "gflops": gflops}, ensure_ascii=False), flush=True)
 
 if __name__ == "__main__":
     main()

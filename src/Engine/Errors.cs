@@ -18,3 +18,13 @@ public sealed class NonFiniteException(string message) : ArithmeticException(mes
 
 /// <summary>A dataset the caller asked for is not where it was looked for.</summary>
 public sealed class MissingDataException(string message) : FileNotFoundException(message);
+
+/// <summary>A device that was asked for (a GPU, or a particular kind or index of one) is not present or cannot be used.</summary>
+public sealed class DeviceUnavailableException(string message) : InvalidOperationException(message);
+
+/// <summary>A device allocation failed for lack of memory, even after the engine released the buffers it had cached.</summary>
+public sealed class DeviceOutOfMemoryException(string message, Exception? inner = null) : InvalidOperationException(message, inner)
+{
+    /// <summary>Bytes the failed allocation asked for.</summary>
+    public long RequestedBytes { get; init; }
+}

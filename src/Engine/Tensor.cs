@@ -10,12 +10,12 @@ namespace Engine;
 /// with its forward and backward side by side.
 /// </summary>
 /// <example><c>var y = (Tensor.Randn([2, 3], new Generator(0)) * 2f).Sum();</c></example>
-public sealed partial class Tensor
+public sealed partial class Tensor : IDisposable
 {
-    public Storage Storage { get; }
+    public Storage Storage { get; private set; }
     public int[] Shape { get; }
     public int[] Strides { get; }
-    public int Offset { get; }
+    public int Offset { get; private set; }
 
     /// <summary>Whether gradients flow to this tensor. Set it on leaves (parameters, inputs you differentiate).</summary>
     public bool RequiresGrad { get; set; }
@@ -64,13 +64,16 @@ public sealed partial class Tensor
         }
     }
 
-    /// <summary>The elements of a contiguous tensor, in row-major order. Call <see cref="Contiguous"/> first otherwise.</summary>
+    /// <summary>
+    /// The elements of a contiguous tensor, in row-major order, in host memory. Call <see cref="Contiguous"/> first otherwise.
+    /// On a GPU tensor it copies the values to the host and back before the next GPU op (see <see cref="Storage.Data"/>).
+    /// </summary>
     public Span<float> Span
     {
         get
         {
             if (!IsContiguous) throw new InvalidOperationException($"Span: tensor of shape {Shapes.Format(Shape)} is not contiguous; call Contiguous() first");
-            if (Device.Kind != DeviceKind.Cpu) throw new DeviceMismatchException($"Span: tensor is on {Device}; copy it to the CPU first");
+            // On a GPU this is the storage's host copy (see Storage.Data): for ops without a GPU kernel.
             return Storage.Data.AsSpan(Offset, Numel);
         }
     }
@@ -83,18 +86,30 @@ public sealed partial class Tensor
     public static Tensor Wrap(float[] data, params int[] shape) => new(data, (int[])shape.Clone());
 
     public static Tensor Scalar(float value) => new([value], []);
-    public static Tensor Zeros(int[] shape, Device? device = null) => new(new float[Shapes.Numel(shape)], (int[])shape.Clone(), device);
-    public static Tensor Ones(int[] shape) => Full(shape, 1f);
+    public static Tensor Zeros(int[] shape, Device? device = null) => Full(shape, 0f, device);
+    public static Tensor Ones(int[] shape, Device? device = null) => Full(shape, 1f, device);
 
-    public static Tensor Full(int[] shape, float value)
+    public static Tensor Full(int[] shape, float value, Device? device = null)
     {
+        if (device is { IsGpu: true })
+        {
+            var t = Empty(shape, device);
+            Gpu.GpuOps.Fill(t, value);
+            return t;
+        }
         var d = new float[Shapes.Numel(shape)];
-        Array.Fill(d, value);
+        if (value != 0f) Array.Fill(d, value);
         return new(d, (int[])shape.Clone());
     }
 
-    public static Tensor ZerosLike(Tensor t) => Zeros(t.Shape);
-    public static Tensor OnesLike(Tensor t) => Ones(t.Shape);
+    /// <summary>A contiguous tensor whose values the caller will overwrite: uninitialised device memory on a GPU, zeros on the CPU.</summary>
+    internal static Tensor Empty(int[] shape, Device device) =>
+        device.IsGpu
+            ? new(new Storage(device, Shapes.Numel(shape)), (int[])shape.Clone(), Shapes.ContiguousStrides(shape), 0)
+            : new(new float[Shapes.Numel(shape)], (int[])shape.Clone());
+
+    public static Tensor ZerosLike(Tensor t) => Zeros(t.Shape, t.Device);
+    public static Tensor OnesLike(Tensor t) => Ones(t.Shape, t.Device);
 
     /// <summary>0, step, 2·step, … below <paramref name="end"/>, starting at <paramref name="start"/>.</summary>
     public static Tensor Arange(float start, float end, float step = 1f)
@@ -126,21 +141,25 @@ public sealed partial class Tensor
 
     // ---------------------------------------------------------------- reading values
 
-    /// <summary>A copy of the elements in row-major order.</summary>
-    public float[] ToArray() => Contiguous().Span.ToArray();
+    /// <summary>A copy of the elements in row-major order (from a GPU: a device-to-host copy, which waits for the GPU).</summary>
+    public float[] ToArray()
+    {
+        var c = Contiguous();
+        return c.Storage.ReadHost().AsSpan(c.Offset, c.Numel).ToArray();
+    }
 
     /// <summary>The single value of a one-element tensor.</summary>
     public float Item()
     {
         if (Numel != 1) throw new ShapeMismatchException($"Item: tensor of shape {Shapes.Format(Shape)} has {Numel} elements, not 1");
-        return Storage.Data[Offset];
+        return Storage.ReadHost()[Offset];
     }
 
     /// <summary>Element at a multi-index (slow; for tests and inspection).</summary>
     [System.Runtime.CompilerServices.IndexerName("At")]
     public float this[params int[] index]
     {
-        get => Storage.Data[FlatIndex(index)];
+        get => Storage.ReadHost()[FlatIndex(index)];
         set => Storage.Data[FlatIndex(index)] = value;
     }
 
@@ -159,14 +178,21 @@ public sealed partial class Tensor
     /// <summary>A new leaf sharing this tensor's storage but cut off from the graph.</summary>
     public Tensor Detach() => new(Storage, Shape, Strides, Offset) { Name = Name };
 
-    /// <summary>A deep copy of the values (a leaf, no graph).</summary>
-    public Tensor Clone() => new(Contiguous().Span.ToArray(), (int[])Shape.Clone(), Device);
+    /// <summary>A deep copy of the values (a leaf, no graph), on the same device.</summary>
+    public Tensor Clone()
+    {
+        if (!Device.IsGpu) return new(Contiguous().Span.ToArray(), (int[])Shape.Clone(), Device);
+        var y = Empty(Shape, Device);
+        y.AssignStrided(this);
+        return y;
+    }
 
     /// <summary>Copies the values of <paramref name="src"/> into this tensor in place (shapes must match). Not recorded in the graph.</summary>
     public void CopyFrom(Tensor src)
     {
         if (!Shapes.SameShape(Shape, src.Shape))
             throw new ShapeMismatchException($"CopyFrom: source shape {Shapes.Format(src.Shape)} differs from destination {Shapes.Format(Shape)}");
+        if (Device.IsGpu || src.Device.IsGpu) { AssignStrided(src.Device == Device ? src : src.To(Device)); return; }
         src.Contiguous().Span.CopyTo(Span);
     }
 
@@ -179,9 +205,45 @@ public sealed partial class Tensor
     /// <summary>True when every element is finite.</summary>
     public bool AllFinite()
     {
+        if (Device.IsGpu) return Gpu.GpuOps.CountNonFinite(this) == 0;
         foreach (var v in Contiguous().Span) if (!float.IsFinite(v)) return false;
         return true;
     }
+
+    // ---------------------------------------------------------------- devices
+
+    /// <summary>
+    /// This tensor on <paramref name="device"/>: itself when already there, else a copy (host↔device). Recorded, so
+    /// the gradient flows back to the original device.
+    /// </summary>
+    /// <example><c>var xg = x.To(Device.Gpu()); var back = xg.To(Device.Cpu);</c></example>
+    public Tensor To(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (device == Device) return this;
+        var values = ToArray();
+        var y = new Tensor(new Storage(values, device), (int[])Shape.Clone(), Shapes.ContiguousStrides(Shape), 0);
+        var from = Device;
+        return Backprop.Record("To", y, [this], g => Backprop.Accumulate(this, g.To(from)), device.ToString());
+    }
+
+    /// <summary>Moves this leaf's values (and gradient) to <paramref name="device"/> in place, keeping its identity (for parameters: <see cref="Nn.Module.To"/>).</summary>
+    internal void MoveTo(Device device)
+    {
+        if (device == Device) return;
+        if (!IsLeaf) throw new InvalidOperationException($"MoveTo: only leaf tensors move in place; this one was made by {Node!.Op}");
+        var old = Storage;
+        var values = ToArray();
+        Storage = new Storage(values, device);
+        Strides.AsSpan().Clear();
+        Shapes.ContiguousStrides(Shape).CopyTo(Strides, 0);
+        Offset = 0;
+        if (Grad is not null) Grad = Grad.To(device).Detach();
+        old.Dispose();
+    }
+
+    /// <summary>Frees this tensor's device memory now (GPU; a no-op on the CPU). Views of the same storage become unusable too.</summary>
+    public void Dispose() => Storage.Dispose();
 
     public override string ToString()
     {

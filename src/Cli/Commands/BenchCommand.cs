@@ -5,7 +5,7 @@ using Spectre.Console;
 
 namespace Cli.Commands;
 
-/// <summary><c>engine bench W1..W5 [--threads N] [--json]</c>: times each case of a reference workload.</summary>
+/// <summary><c>engine bench W1..W5 [--threads N] [--json] [--device D]</c>: times each case of a reference workload (kernel workloads include the GPU variants when --device names a GPU).</summary>
 public static class BenchCommand
 {
     /// <summary>Readable JSON: '+' and 'ᵀ' as themselves, not \u escapes.</summary>
@@ -15,6 +15,7 @@ public static class BenchCommand
     {
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
         bool json = args.Flag("json");
+        DeviceOption.Read(args);
         args.RejectUnknown();
         if (args.Positionals.Count == 0) throw new UsageException($"name a workload: {string.Join(", ", WorkloadRegistry.Names)}");
         Parallelism.MaxThreads = threads;
@@ -24,12 +25,13 @@ public static class BenchCommand
             foreach (var c in WorkloadRegistry.Cases(w.ToUpperInvariant()))
             {
                 double ms = Timing.MedianMs(c.Run);
-                double gflops = c.Flops > 0 ? c.Flops / (ms * 1e6) : double.NaN;
-                double peak = gflops / (WorkloadRegistry.PeakGflopsPerCore * threads) * 100;
+                // Cases without a FLOP count (whole training steps) report time only: null in JSON, "–" in the table.
+                double? gflops = c.Flops > 0 ? c.Flops / (ms * 1e6) : null;
+                double? peak = gflops / (WorkloadRegistry.PeakGflopsPerCore * threads) * 100;
                 if (json)
-                    Console.WriteLine(JsonSerializer.Serialize(new { workload = c.Workload, @case = c.Case, variant = c.Variant, ms = Math.Round(ms, 3), gflops = Math.Round(gflops, 2) }, JsonLines));
+                    Console.WriteLine(JsonSerializer.Serialize(new { workload = c.Workload, @case = c.Case, variant = c.Variant, ms = Math.Round(ms, 3), gflops = gflops is double g ? Math.Round(g, 2) : (double?)null }, JsonLines));
                 else
-                    table.AddRow(c.Workload, c.Case, c.Variant, ms.ToString("F2"), gflops.ToString("F1"), peak.ToString("F0") + "%");
+                    table.AddRow(c.Workload, c.Case, c.Variant, ms.ToString("F2"), gflops?.ToString("F1") ?? "–", peak is double p ? p.ToString("F0") + "%" : "–");
             }
         if (!json)
         {

@@ -6,8 +6,10 @@ using Spectre.Console;
 namespace Cli.Commands;
 
 /// <summary>
-/// <c>engine kernels [--threads N]</c>: races every registered variant of each kernel on the workload shapes:
-/// time, GFLOP/s, fraction of the FMA peak, and the largest difference from the reference.
+/// <c>engine kernels [section...] [--threads N] [--max-n N] [--device D]</c>: races every registered variant (the GPU
+/// ones too when --device names a GPU) of each kernel on the workload shapes: time, GFLOP/s and fraction of the FMA
+/// peak (GEMM, conv, attention) or GB/s (the memory-bound norms, softmax and AdamW), and the largest difference from
+/// the reference. Sections: gemm, conv, attention, groupnorm, layernorm, softmax, adamw (all when none is named).
 /// </summary>
 public static class KernelsCommand
 {
@@ -15,8 +17,25 @@ public static class KernelsCommand
     {
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
         int maxN = args.Int("max-n", 2048, 16, 8192);
+        DeviceOption.Read(args);
         args.RejectUnknown();
+        string[] all = ["gemm", "conv", "attention", .. MemoryBoundKernels.Names];
+        var sections = args.Positionals.Count == 0 ? all : args.Positionals.Select(p => p.ToLowerInvariant()).ToArray();
+        foreach (var s in sections)
+            if (!all.Contains(s)) throw new UsageException($"no kernel section '{s}' (sections: {string.Join(", ", all)})");
         Parallelism.MaxThreads = threads;
+        if (sections.Contains("gemm")) Gemm(threads, maxN);
+        if (sections.Contains("conv")) ConvKernels.Write(threads);
+        if (sections.Contains("attention")) AttentionKernels.Write(threads);
+        foreach (var s in MemoryBoundKernels.Names.Where(sections.Contains)) MemoryBoundKernels.Write(s);
+        if (sections.Any(MemoryBoundKernels.Names.Contains))
+            AnsiConsole.MarkupLine($"[grey]{threads} thread(s); GB/s counts each input read once and each output written once; " +
+                "max err = max |x − ref| / (1 + |ref|) over all outputs, against the double-precision reference[/]");
+        return 0;
+    }
+
+    static void Gemm(int threads, int maxN)
+    {
         double peak = WorkloadRegistry.PeakGflopsPerCore * threads;
 
         var table = new Table().Title("SGEMM (W5 shapes)").AddColumns("shape", "variant", "ms", "GFLOP/s", "% of peak", "max |err| vs reference");
@@ -34,7 +53,6 @@ public static class KernelsCommand
                 }
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"[grey]{threads} thread(s); peak = {peak} GFLOP/s; errors measured on 256 sampled entries against the double-precision reference[/]");
-        return 0;
     }
 
     /// <summary>Largest |C − C_ref| over 256 sampled entries (the reference computed for those entries only).</summary>

@@ -12,9 +12,10 @@ public static class WorkloadRegistry
     {
         "W5" => W5Gemm.Cases(),
         "W1" => W1UNet.Cases(),
+        "W2" => W2Dit.Cases(),
         "W3" => W3Attention.Cases(),
         "W4" => W4Conv.Cases(),
-        _ => throw new UsageException($"workload {workload} is not available yet (available: W1, W3, W4, W5)"),
+        _ => throw new UsageException($"workload {workload} is not available yet (available: W1, W2, W3, W4, W5)"),
     };
 
     /// <summary>A pure-FMA loop reaches about 220 GFLOP/s on one core of this machine (AVX-512, Zen 5).</summary>

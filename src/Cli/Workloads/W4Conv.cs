@@ -1,6 +1,7 @@
 using Engine;
 using Engine.Autograd;
 using Engine.Random;
+using Kernels.Cpu;
 
 namespace Cli.Workloads;
 
@@ -17,10 +18,12 @@ public static class W4Conv
         var w = (Tensor.Randn([K, C, 3, 3], g) * 0.05f).Detach().RequireGrad();
         var b = Tensor.Zeros([K]).RequireGrad();
         var dy = Tensor.Randn([N, K, H, H], g);
+        // The variant the engine runs: the registry entry behind its fast forward kernel.
+        string variant = KernelRegistry.Conv2dForward.FirstOrDefault(v => v.Run == KernelRegistry.FastConv2dForward)?.Name ?? "custom";
         return
         [
-            new("W4", "forward", "im2col-gemm", () => { using var _ = GradMode.NoGrad(); Tensor.Conv2d(x, w, b, padding: 1); }, ForwardFlops),
-            new("W4", "forward+backward", "im2col-gemm", () =>
+            new("W4", "forward", variant, () => { using var _ = GradMode.NoGrad(); Tensor.Conv2d(x, w, b, padding: 1); }, ForwardFlops),
+            new("W4", "forward+backward", variant, () =>
             {
                 x.Grad = w.Grad = b.Grad = null;
                 Tensor.Conv2d(x, w, b, padding: 1).Backward(dy);

@@ -25,7 +25,7 @@ public sealed partial class Tensor
             throw new ShapeMismatchException($"Backward: gradient of shape {Shapes.Format(gradient.Shape)} does not match output {Shapes.Format(Shape)}");
 
         using var _ = GradMode.NoGrad();
-        var seed = gradient ?? Ones(Shape);
+        var seed = gradient ?? Ones(Shape, Device);
         if (IsLeaf) { Autograd.Backprop.Accumulate(this, seed); return; }
 
         var order = Autograd.Backprop.TopologicalOrder(this);

@@ -37,7 +37,9 @@ public sealed class Linear : Layer
         if (x.Rank == 0 || x.Shape[^1] != InFeatures)
             throw new ShapeMismatchException($"Linear: input {Shapes.Format(x.Shape)} should end in {InFeatures} features (weight {Shapes.Format(Weight.Shape)})");
         if (x.Rank == 1) return Forward(x.Unsqueeze(0)).Squeeze(0);
-        var y = Tensor.MatMul(x, Weight.T); // (…, out)
+        if (x.Rank > 2)                     // one GEMM over all rows, not one per leading index
+            return Forward(x.Reshape(-1, InFeatures)).Reshape([.. x.Shape[..^1], OutFeatures]);
+        var y = Tensor.MatMul(x, Weight.T); // (N, out)
         return Bias is null ? y : y + Bias;
     }
 }

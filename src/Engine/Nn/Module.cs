@@ -78,6 +78,18 @@ public abstract class Module
 
     public IEnumerable<Tensor> Parameters() => NamedParameters().Select(p => p.Value);
 
+    /// <summary>
+    /// Moves every parameter and buffer to <paramref name="device"/> in place (the same tensor objects, so optimizers
+    /// made before or after see them). Returns this module.
+    /// </summary>
+    /// <example><c>var model = new UNet(config, g).To(Device.Gpu());</c></example>
+    public Module To(Device device)
+    {
+        foreach (var (_, p) in NamedParameters()) p.MoveTo(device);
+        foreach (var (_, b) in NamedBuffers()) b.MoveTo(device);
+        return this;
+    }
+
     /// <summary>Total number of trainable values.</summary>
     public long ParameterCount() => Parameters().Sum(p => (long)p.Numel);
 

@@ -17,6 +17,7 @@ public sealed partial class Tensor
         var (heads, tq, tk, d) = AttentionShapes("Attention", q, k, v);
         float s = scale ?? 1f / MathF.Sqrt(d);
         q = q.Contiguous(); k = k.Contiguous(); v = v.Contiguous();
+        if (q.Device.IsGpu) return AttentionGpu(q, k, v, heads, tq, tk, d, s, causal);
         var o = Zeros(q.Shape);
         var lse = new float[heads * tq];
         Attention_Forward(heads, tq, tk, d, s, causal, q.Span, k.Span, v.Span, o.Span, lse);
@@ -28,8 +29,23 @@ public sealed partial class Tensor
         }, $"Tq={tq}, Tk={tk}, D={d}{(causal ? ", causal" : "")}");
     }
 
-    static readonly AttentionForwardKernel Attention_Forward = KernelRegistry.AttentionForward.First(v => !v.IsReference).Run;
-    static readonly AttentionBackwardKernel Attention_Backward = KernelRegistry.AttentionBackward.First(v => !v.IsReference).Run;
+    /// <summary>The fused GPU kernels (head width ≤ 64); wider heads take the composed path, which runs on the GPU's MatMul and softmax.</summary>
+    static Tensor AttentionGpu(Tensor q, Tensor k, Tensor v, int heads, int tq, int tk, int d, float s, bool causal)
+    {
+        if (d > Kernels.Gpu.GpuKernels.AttentionMaxHeadDim) return AttentionComposed(q, k, v, causal, s);
+        var o = Empty(q.Shape, q.Device);
+        var lse = Empty([heads * tq], q.Device);
+        Gpu.GpuOps.AttentionForward(heads, tq, tk, d, s, causal, q, k, v, o, lse);
+        return Backprop.Record("Attention", o, [q, k, v], g =>
+        {
+            var dq = Empty(q.Shape, q.Device); var dk = Empty(k.Shape, k.Device); var dv = Empty(v.Shape, v.Device);
+            Gpu.GpuOps.AttentionBackward(heads, tq, tk, d, s, causal, q, k, v, o, lse, g, dq, dk, dv);
+            Backprop.Accumulate(q, dq); Backprop.Accumulate(k, dk); Backprop.Accumulate(v, dv);
+        }, $"Tq={tq}, Tk={tk}, D={d}{(causal ? ", causal" : "")}");
+    }
+
+    static AttentionForwardKernel Attention_Forward => KernelRegistry.FastAttentionForward;
+    static AttentionBackwardKernel Attention_Backward => KernelRegistry.FastAttentionBackward;
 
     /// <summary>Attention from primitives: MatMul, a stable softmax through LogSumExp, MatMul. Materialises Tq×Tk.</summary>
     public static Tensor AttentionComposed(Tensor q, Tensor k, Tensor v, bool causal = false, float? scale = null)
@@ -41,7 +57,7 @@ public sealed partial class Tensor
             var allowed = Zeros([tq, tk]);
             for (int i = 0; i < tq; i++)
                 for (int j = 0; j < tk; j++) allowed[i, j] = j <= i + (tk - tq) ? 1f : 0f;
-            scores = Where(allowed, scores, Full([1], -1e30f));
+            scores = Where(allowed.To(q.Device), scores, Scalar(-1e30f));
         }
         var probs = (scores - scores.LogSumExp(-1, keepDim: true)).Exp();
         return MatMul(probs, v);

@@ -1,9 +1,11 @@
 using Engine.Autograd;
+using Kernels.Cpu;
 
 namespace Engine;
 
 // Batch normalisation over (N, C, H, W): one mean and variance per channel, over the batch and the plane.
 // Training uses the batch statistics (and updates the running buffers); evaluation uses the running ones.
+// The loops are the batch-norm kernels of Kernels.Cpu.Norm.
 public sealed partial class Tensor
 {
     /// <summary>
@@ -30,80 +32,43 @@ public sealed partial class Tensor
         Device.Common(op, [x, .. new[] { weight, bias, runningMean, runningVar }.OfType<Tensor>()]);
 
         var xc = x.Contiguous(); var wc = weight?.Contiguous(); var bc = bias?.Contiguous();
-        var xs = xc.Span;
         var mean = new float[c]; var rstd = new float[c];
-        for (int ch = 0; ch < c; ch++)
+        if (training)
         {
-            double m, v;
-            if (training)
+            var variance = new float[c];
+            KernelRegistry.FastBatchNormStats(n, c, s, xc.Span, mean, variance);
+            if (runningMean is not null && runningVar is not null)
             {
-                double sum = 0;
-                for (int i = 0; i < n; i++) foreach (var e in xs.Slice((i * c + ch) * s, s)) sum += e;
-                m = sum / count;
-                double sq = 0;
-                for (int i = 0; i < n; i++) foreach (var e in xs.Slice((i * c + ch) * s, s)) sq += (e - m) * (e - m);
-                v = sq / count;
-                if (runningMean is not null && runningVar is not null)
-                {
-                    var rm = runningMean.Span; var rv = runningVar.Span;
-                    rm[ch] = (float)((1 - momentum) * rm[ch] + momentum * m);
-                    rv[ch] = (float)((1 - momentum) * rv[ch] + momentum * v * count / (count - 1));
-                }
-            }
-            else
-            {
-                m = runningMean!.Contiguous().Span[ch];
-                v = runningVar!.Contiguous().Span[ch];
-            }
-            mean[ch] = (float)m;
-            rstd[ch] = (float)(1.0 / Math.Sqrt(v + eps));
-        }
-
-        var y = Zeros(x.Shape);
-        {
-            var ys = y.Span;
-            ReadOnlySpan<float> ws = wc is null ? default : wc.Span, bs = bc is null ? default : bc.Span;
-            for (int i = 0; i < n; i++)
+                var rm = runningMean.Span; var rv = runningVar.Span;
                 for (int ch = 0; ch < c; ch++)
                 {
-                    int b = (i * c + ch) * s;
-                    float scale = rstd[ch] * (ws.IsEmpty ? 1f : ws[ch]), shift = bs.IsEmpty ? 0f : bs[ch];
-                    for (int j = 0; j < s; j++) ys[b + j] = (xs[b + j] - mean[ch]) * scale + shift;
+                    rm[ch] = (float)((1 - momentum) * rm[ch] + momentum * (double)mean[ch]);
+                    rv[ch] = (float)((1 - momentum) * rv[ch] + momentum * (double)variance[ch] * count / (count - 1));
                 }
+            }
+            for (int ch = 0; ch < c; ch++) rstd[ch] = (float)(1.0 / Math.Sqrt(variance[ch] + (double)eps));
         }
+        else
+        {
+            var rm = runningMean!.Contiguous().Span; var rv = runningVar!.Contiguous().Span;
+            for (int ch = 0; ch < c; ch++) { mean[ch] = rm[ch]; rstd[ch] = (float)(1.0 / Math.Sqrt(rv[ch] + (double)eps)); }
+        }
+
+        var y = Zeros(x.Shape, x.Device);
+        KernelRegistry.FastBatchNormForward(n, c, s, xc.Span, mean, rstd, wc is null ? default : wc.Span, bc is null ? default : bc.Span, y.Span);
 
         Tensor[] inputs = [xc, .. new[] { wc, bc }.OfType<Tensor>()];
         return Backprop.Record(op, y, inputs, g =>
         {
-            var gs = g.Span; var xv = xc.Span;
-            ReadOnlySpan<float> ws = wc is null ? default : wc.Span;
-            var dx = xc.RequiresGrad ? Zeros(xc.Shape) : null;
-            var dw = new double[c]; var db = new double[c];
-            for (int ch = 0; ch < c; ch++)
-            {
-                float w = ws.IsEmpty ? 1f : ws[ch], mf = mean[ch], rs = rstd[ch];
-                double sumG = 0, sumGX = 0;
-                for (int i = 0; i < n; i++)
-                    for (int j = 0, b = (i * c + ch) * s; j < s; j++)
-                    {
-                        float gj = gs[b + j];
-                        sumG += gj; sumGX += (double)gj * (xv[b + j] - mf) * rs;
-                    }
-                dw[ch] = sumGX; db[ch] = sumG;
-                if (dx is null) continue;
-                // Training: dx = rstd·w·(g − mean(g) − x̂·mean(g·x̂)); evaluation: the statistics are constants.
-                float meanG = training ? (float)(sumG / count) : 0f, meanGX = training ? (float)(sumGX / count) : 0f;
-                var ds = dx.Span;
-                for (int i = 0; i < n; i++)
-                    for (int j = 0, b = (i * c + ch) * s; j < s; j++)
-                    {
-                        float xhat = (xv[b + j] - mf) * rs;
-                        ds[b + j] = rs * w * (gs[b + j] - meanG - xhat * meanGX);
-                    }
-            }
+            // Training: dx = rstd·w·(g − mean(g) − x̂·mean(g·x̂)); evaluation: the statistics are constants.
+            var dx = xc.RequiresGrad ? Zeros(xc.Shape, xc.Device) : null;
+            var dw = wc is { RequiresGrad: true } ? Zeros(wc.Shape, wc.Device) : null;
+            var db = bc is { RequiresGrad: true } ? Zeros(bc.Shape, bc.Device) : null;
+            KernelRegistry.FastBatchNormBackward(n, c, s, training, xc.Span, mean, rstd, wc is null ? default : wc.Span, g.Span,
+                dx is null ? default : dx.Span, dw is null ? default : dw.Span, db is null ? default : db.Span);
             if (dx is not null) Backprop.Accumulate(xc, dx);
-            if (wc is not null) Backprop.Accumulate(wc, FromDoubles(dw, wc.Shape));
-            if (bc is not null) Backprop.Accumulate(bc, FromDoubles(db, bc.Shape));
+            if (dw is not null) Backprop.Accumulate(wc!, dw);
+            if (db is not null) Backprop.Accumulate(bc!, db);
         }, $"training={training}, momentum={momentum}, eps={eps}");
     }
 

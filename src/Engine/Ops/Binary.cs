@@ -93,14 +93,16 @@ public sealed partial class Tensor
     {
         if (!Shapes.SameShape(Shape, other.Shape))
             other = other.Expand(Shape);
+        if (Device.IsGpu) { Gpu.GpuOps.Axpy(scale, other.Contiguous(), this); return; }
         Elementwise.Axpy(scale, other.Contiguous().Span, Span);
     }
 
     /// <summary>The broadcasting driver: picks the contiguous, scalar-operand or strided row kernel.</summary>
     internal static Tensor Broadcast<T>(string op, Tensor a, Tensor b) where T : IBinaryOp
     {
-        Device.Common(op, a, b);
+        var device = Device.Common(op, a, b);
         var shape = Shapes.Broadcast(op, a.Shape, b.Shape);
+        if (device.IsGpu) return Gpu.GpuOps.Binary<T>(device, a, b, shape);
         var y = Zeros(shape);
         var yd = y.Storage.Data;
         if (y.Numel == 0) return y;

@@ -23,12 +23,12 @@ public sealed partial class Tensor
     /// </summary>
     public static Tensor Where(Tensor condition, Tensor a, Tensor b)
     {
-        Device.Common("Where", condition, a, b);
+        var device = Device.Common("Where", condition, a, b);
         var shape = Shapes.Broadcast("Where", Shapes.Broadcast("Where", condition.Shape, a.Shape), b.Shape);
         var c = condition.Expand(shape).Contiguous().Span;
         var av = a.Detach().Expand(shape).Contiguous().Span;
         var bv = b.Detach().Expand(shape).Contiguous().Span;
-        var y = Zeros(shape);
+        var y = Zeros(shape, device);
         var ys = y.Span;
         for (int i = 0; i < ys.Length; i++) ys[i] = c[i] != 0 ? av[i] : bv[i];
         return Backprop.Record("Where", y, [a, b], g =>

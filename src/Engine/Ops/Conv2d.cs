@@ -34,25 +34,40 @@ public sealed partial class Tensor
             throw new ShapeMismatchException($"{op}: input {Shapes.Format(x.Shape)} is smaller than the dilated kernel of weight {Shapes.Format(weight.Shape)} (padding {padding}, dilation {dilation})");
 
         var xc = x.Contiguous(); var wc = weight.Contiguous(); var bc = bias?.Contiguous();
-        var y = Zeros([n, cout, geo.OutH, geo.OutW]);
-        KernelRegistry.FastConv2dForward(geo, xc.Span, wc.Span, bc is null ? default : bc.Span, y.Span);
+        bool gpu = x.Device.IsGpu;
+        var y = Empty([n, cout, geo.OutH, geo.OutW], x.Device);
+        if (gpu) Gpu.GpuOps.Conv2dForward(geo, xc, wc, bc, y);
+        else KernelRegistry.FastConv2dForward(geo, xc.Span, wc.Span, bc is null ? default : bc.Span, y.Span);
         Tensor[] inputs = bc is null ? [xc, wc] : [xc, wc, bc];
-        return Backprop.Record(op, y, inputs, g =>
+        return Backprop.Record(op, y, inputs, gy =>
         {
+            var g = gy.Contiguous();
             if (xc.RequiresGrad)
             {
-                var dx = Zeros(xc.Shape);
-                KernelRegistry.FastConv2dInputGrad(geo, g.Span, wc.Span, dx.Span);
+                var dx = Empty(xc.Shape, xc.Device);
+                if (gpu) Gpu.GpuOps.Conv2dInputGrad(geo, g, wc, dx);
+                else KernelRegistry.FastConv2dInputGrad(geo, g.Span, wc.Span, dx.Span);
                 Backprop.Accumulate(xc, dx);
             }
             if (wc.RequiresGrad)
             {
-                var dw = Zeros(wc.Shape);
-                KernelRegistry.FastConv2dWeightGrad(geo, xc.Span, g.Span, dw.Span);
+                var dw = Empty(wc.Shape, wc.Device);
+                if (gpu) Gpu.GpuOps.Conv2dWeightGrad(geo, xc, g, dw);
+                else KernelRegistry.FastConv2dWeightGrad(geo, xc.Span, g.Span, dw.Span);
                 Backprop.Accumulate(wc, dw);
             }
-            if (bc is not null && bc.RequiresGrad) Backprop.Accumulate(bc, g.Sum([0, 2, 3]));
+            if (bc is not null && bc.RequiresGrad) Backprop.Accumulate(bc, ChannelBiasGrad(g));
         }, ConvAttributes(stride, padding, dilation, groups));
+    }
+
+    /// <summary>The bias gradient of a convolution: dy (N, C, H, W), contiguous, summed over N, H and W → (C).</summary>
+    static Tensor ChannelBiasGrad(Tensor dy)
+    {
+        if (dy.Device.IsGpu)
+            using (GradMode.NoGrad()) return dy.Detach().Sum([0, 2, 3]);
+        var db = Zeros([dy.Shape[1]]);
+        KernelRegistry.FastConv2dBiasGrad(dy.Shape[0], dy.Shape[1], dy.Shape[2] * dy.Shape[3], dy.Span, db.Span);
+        return db;
     }
 
     /// <summary>Rank, positivity and group checks shared by Conv2d and ConvTranspose2d.</summary>

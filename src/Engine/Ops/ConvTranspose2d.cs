@@ -40,25 +40,30 @@ public sealed partial class Tensor
         var geo = Conv2dGeometry.Of(n, cout, ho, wo, cin, kh, kw, stride.H, stride.W, padding.H, padding.W, dilation.H, dilation.W, groups)
             with { OutH = h, OutW = w };
         var xc = x.Contiguous(); var wc = weight.Contiguous(); var bc = bias?.Contiguous();
-        var y = Zeros([n, cout, ho, wo]);
-        KernelRegistry.FastConv2dInputGrad(geo, xc.Span, wc.Span, y.Span);
+        bool gpu = x.Device.IsGpu;
+        var y = Empty([n, cout, ho, wo], x.Device);
+        if (gpu) Gpu.GpuOps.Conv2dInputGrad(geo, xc, wc, y);
+        else KernelRegistry.FastConv2dInputGrad(geo, xc.Span, wc.Span, y.Span);
         if (bc is not null) AddChannelBias(y, bc);
         Tensor[] inputs = bc is null ? [xc, wc] : [xc, wc, bc];
-        return Backprop.Record(op, y, inputs, g =>
+        return Backprop.Record(op, y, inputs, gy =>
         {
+            var g = gy.Contiguous();
             if (xc.RequiresGrad)
             {
-                var dx = Zeros(xc.Shape);
-                KernelRegistry.FastConv2dForward(geo, g.Span, wc.Span, default, dx.Span);
+                var dx = Empty(xc.Shape, xc.Device);
+                if (gpu) Gpu.GpuOps.Conv2dForward(geo, g, wc, null, dx);
+                else KernelRegistry.FastConv2dForward(geo, g.Span, wc.Span, default, dx.Span);
                 Backprop.Accumulate(xc, dx);
             }
             if (wc.RequiresGrad)
             {
-                var dw = Zeros(wc.Shape);
-                KernelRegistry.FastConv2dWeightGrad(geo, g.Span, xc.Span, dw.Span);
+                var dw = Empty(wc.Shape, wc.Device);
+                if (gpu) Gpu.GpuOps.Conv2dWeightGrad(geo, g, xc, dw);
+                else KernelRegistry.FastConv2dWeightGrad(geo, g.Span, xc.Span, dw.Span);
                 Backprop.Accumulate(wc, dw);
             }
-            if (bc is not null && bc.RequiresGrad) Backprop.Accumulate(bc, g.Sum([0, 2, 3]));
+            if (bc is not null && bc.RequiresGrad) Backprop.Accumulate(bc, ChannelBiasGrad(g));
         }, ConvAttributes(stride, padding, dilation, groups) + $", output_padding={outputPadding.H}×{outputPadding.W}");
     }
 
@@ -66,6 +71,13 @@ public sealed partial class Tensor
     static void AddChannelBias(Tensor y, Tensor bias)
     {
         int n = y.Shape[0], c = y.Shape[1], plane = y.Numel / Math.Max(1, n * c);
+        if (y.Device.IsGpu)
+        {
+            using var _ = GradMode.NoGrad();
+            var rows = y.Detach().Reshape(n, c, plane);
+            rows.AssignStrided(rows + bias.Detach().Reshape(1, c, 1));
+            return;
+        }
         var ys = y.Span; var bs = bias.Span;
         for (int i = 0; i < n; i++)
             for (int ch = 0; ch < c; ch++)

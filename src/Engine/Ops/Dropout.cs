@@ -21,16 +21,16 @@ public sealed partial class Tensor
         if (!training || p == 0f) return this;
         Device.Common("Dropout", this);
         var x = Contiguous();
-        var mask = Zeros(Shape);
+        var mask = Zeros(Shape, Device);
         var m = mask.Span;
         g.FillUniform(m);
         float scale = 1f / (1f - p);
         for (int i = 0; i < m.Length; i++) m[i] = m[i] >= p ? scale : 0f;
-        var y = Zeros(Shape);
+        var y = Zeros(Shape, Device);
         Elementwise.Binary<MulOp>(x.Span, m, y.Span);
         return Backprop.Record("Dropout", y, [x], grad =>
         {
-            var dx = Zeros(x.Shape);
+            var dx = Zeros(x.Shape, x.Device);
             Elementwise.Binary<MulOp>(grad.Span, mask.Span, dx.Span);
             Backprop.Accumulate(x, dx);
         }, $"p={p}");

@@ -16,14 +16,14 @@ public sealed partial class Tensor
         var x = Contiguous();
         int outer = Shapes.Numel(Shape.AsSpan(0, axis)), inner = Shapes.Numel(Shape.AsSpan(axis + 1));
         var shape = (int[])Shape.Clone(); shape[axis] = indices.Length;
-        var y = Zeros(shape);
+        var y = Zeros(shape, Device);
         var xs = x.Span; var ys = y.Span;
         for (int o = 0; o < outer; o++)
             for (int j = 0; j < indices.Length; j++)
                 xs.Slice((o * size + indices[j]) * inner, inner).CopyTo(ys.Slice((o * indices.Length + j) * inner, inner));
         return Backprop.Record("IndexSelect", y, [x], g =>
         {
-            var dx = Zeros(x.Shape);
+            var dx = Zeros(x.Shape, x.Device);
             var gs = g.Span; var ds = dx.Span;
             for (int o = 0; o < outer; o++)
                 for (int j = 0; j < indices.Length; j++)
@@ -50,7 +50,7 @@ public sealed partial class Tensor
             if ((uint)i >= (uint)size) throw new ArgumentOutOfRangeException(nameof(index), $"Gather: index {i} is out of range for axis {axis} of size {size} in {Shapes.Format(Shape)}");
         var x = Contiguous();
         var shape = (int[])Shape.Clone(); shape[axis] = k;
-        var y = Zeros(shape);
+        var y = Zeros(shape, Device);
         var xs = x.Span; var ys = y.Span;
         for (int o = 0; o < outer; o++)
             for (int j = 0; j < k; j++)
@@ -61,7 +61,7 @@ public sealed partial class Tensor
                 }
         return Backprop.Record("Gather", y, [x], g =>
         {
-            var dx = Zeros(x.Shape);
+            var dx = Zeros(x.Shape, x.Device);
             var gs = g.Span; var ds = dx.Span;
             for (int o = 0; o < outer; o++)
                 for (int j = 0; j < k; j++)

@@ -9,20 +9,22 @@ public sealed partial class Tensor
 {
     public static Tensor MatMul(Tensor a, Tensor b)
     {
-        Device.Common("MatMul", a, b);
+        var device = Device.Common("MatMul", a, b);
         if (a.Rank < 2 || b.Rank < 2)
             throw new ShapeMismatchException($"MatMul: both operands need rank ≥ 2, got {Shapes.Format(a.Shape)} and {Shapes.Format(b.Shape)} (use Unsqueeze for vectors)");
         int m = a.Shape[^2], k = a.Shape[^1], n = b.Shape[^1];
         if (b.Shape[^2] != k)
             throw new ShapeMismatchException($"MatMul: inner sizes differ: {Shapes.Format(a.Shape)} @ {Shapes.Format(b.Shape)} ({k} vs {b.Shape[^2]})");
         var batch = Shapes.Broadcast("MatMul", a.Shape[..^2], b.Shape[..^2]);
-        var y = Zeros([.. batch, m, n]);
+        var y = device.IsGpu ? Empty([.. batch, m, n], device) : Zeros([.. batch, m, n]);
         var A = MatrixOperand.Of(a, batch);
         var B = MatrixOperand.Of(b, batch);
-        var yd = y.Storage.Data;
         int count = Shapes.Numel(batch);
+        if (device.IsGpu && y.Numel > 0)
+            Gpu.GpuOps.BatchedGemm(A.Source, A.Transposed, A.Ld, A.OffsetOf, B.Source, B.Transposed, B.Ld, B.OffsetOf, y, count, m, n, k);
+        var yd = device.IsGpu ? [] : y.Storage.Data;
         var gemm = KernelRegistry.FastGemm;
-        for (int i = 0; i < count; i++)
+        for (int i = 0; i < count && !device.IsGpu; i++)
             gemm(A.Transposed, B.Transposed, m, n, k, 1f,
                 A.Data.AsSpan(A.OffsetOf(i)), A.Ld, B.Data.AsSpan(B.OffsetOf(i)), B.Ld, 0f, yd.AsSpan(i * m * n, m * n), n);
         return Backprop.Record("MatMul", y, [a, b], g =>
@@ -41,7 +43,8 @@ public sealed partial class Tensor
     /// </summary>
     sealed class MatrixOperand
     {
-        public required float[] Data;
+        public required Tensor Source;
+        public float[] Data => Source.Storage.Data;
         public required bool Transposed;
         public required int Ld;
         public required int[] BatchStrides;
@@ -62,7 +65,7 @@ public sealed partial class Tensor
             var full = t.Detach().Expand([.. batch, rows, cols]);
             return new MatrixOperand
             {
-                Data = t.Storage.Data,
+                Source = t,
                 Transposed = !rowMajor,
                 Ld = rowMajor ? Math.Max(cols, t.Strides[^2]) : Math.Max(rows, t.Strides[^1]),
                 BatchStrides = full.Strides[..^2],

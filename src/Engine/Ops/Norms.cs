@@ -1,4 +1,5 @@
 using Engine.Autograd;
+using Kernels.Cpu;
 
 namespace Engine;
 
@@ -88,75 +89,51 @@ public sealed partial class Tensor
     /// <summary>
     /// Normalises each of <paramref name="rows"/> contiguous rows of <paramref name="len"/> values (subtracting the
     /// mean only when <paramref name="center"/>), then applies weight[c] and bias[c], where the channel of element j
-    /// of row r is (r mod groups)·(len / spatial) + j / spatial.
+    /// of row r is (r mod groups)·(len / spatial) + j / spatial. The loops are the row-norm kernels of
+    /// <see cref="KernelRegistry"/>; forward saves each row's mean and rstd for backward.
     /// </summary>
+    /// <summary><see cref="NormalizeRows"/> on a GPU: the same kernels' contract, mean and rstd kept on the device.</summary>
+    static Tensor NormalizeRowsGpu(string op, Tensor xc, int rows, int len, int groups, int spatial, Tensor? wc, Tensor? bc, float eps, bool center, string attrs)
+    {
+        var mean = Empty([rows], xc.Device); var rstd = Empty([rows], xc.Device);
+        var y = Empty(xc.Shape, xc.Device);
+        if (rows > 0) Gpu.GpuOps.RowNormForward(rows, len, groups, spatial, eps, center, xc, wc, bc, y, mean, rstd);
+        Tensor[] inputs = [xc, .. new[] { wc, bc }.OfType<Tensor>()];
+        return Backprop.Record(op, y, inputs, g =>
+        {
+            var dx = xc.RequiresGrad ? Empty(xc.Shape, xc.Device) : null;
+            var dw = wc is { RequiresGrad: true } ? Zeros(wc.Shape, xc.Device) : null;
+            var db = bc is { RequiresGrad: true } ? Zeros(bc.Shape, xc.Device) : null;
+            if (rows > 0) Gpu.GpuOps.RowNormBackward(rows, len, groups, spatial, center, xc, wc, mean, rstd, g, dx, dw, db);
+            if (dx is not null) Backprop.Accumulate(xc, dx);
+            if (dw is not null) Backprop.Accumulate(wc!, dw);
+            if (db is not null) Backprop.Accumulate(bc!, db);
+        }, attrs);
+    }
+
     static Tensor NormalizeRows(string op, Tensor x, int rows, int len, int groups, int spatial, Tensor? weight, Tensor? bias, float eps, bool center, string attrs)
     {
         Device.Common(op, [x, .. new[] { weight, bias }.OfType<Tensor>()]);
         if (rows > 0 && len == 0) throw new ShapeMismatchException($"{op}: cannot normalise empty rows of {Shapes.Format(x.Shape)}");
         var xc = x.Contiguous(); var wc = weight?.Contiguous(); var bc = bias?.Contiguous();
+        if (x.Device.IsGpu) return NormalizeRowsGpu(op, xc, rows, len, groups, spatial, wc, bc, eps, center, attrs);
         var mean = new float[rows]; var rstd = new float[rows];
-        int perRow = spatial == 0 ? 0 : len / spatial;
         var y = Zeros(x.Shape);
-        {
-            var xs = xc.Span; var ys = y.Span;
-            ReadOnlySpan<float> ws = wc is null ? default : wc.Span, bs = bc is null ? default : bc.Span;
-            for (int r = 0; r < rows; r++)
-            {
-                var row = xs.Slice(r * len, len);
-                double m = 0, v = 0;
-                if (center) { foreach (var e in row) m += e; m /= len; }
-                foreach (var e in row) v += (e - m) * (e - m);
-                float rs = (float)(1.0 / Math.Sqrt(v / len + eps)), mf = (float)m;
-                mean[r] = mf; rstd[r] = rs;
-                int c0 = r % groups * perRow;
-                var yrow = ys.Slice(r * len, len);
-                for (int j = 0; j < len; j++)
-                {
-                    int c = c0 + j / spatial;
-                    float xhat = (row[j] - mf) * rs;
-                    yrow[j] = xhat * (ws.IsEmpty ? 1f : ws[c]) + (bs.IsEmpty ? 0f : bs[c]);
-                }
-            }
-        }
+        if (rows > 0)
+            KernelRegistry.FastRowNormForward(rows, len, groups, spatial, eps, center, xc.Span,
+                wc is null ? default : wc.Span, bc is null ? default : bc.Span, y.Span, mean, rstd);
         Tensor[] inputs = [xc, .. new[] { wc, bc }.OfType<Tensor>()];
         return Backprop.Record(op, y, inputs, g =>
         {
-            var gs = g.Span; var xs = xc.Span;
-            ReadOnlySpan<float> ws = wc is null ? default : wc.Span;
             var dx = xc.RequiresGrad ? Zeros(xc.Shape) : null;
-            var dw = wc is null ? null : new double[wc.Numel];
-            var db = bc is null ? null : new double[bc.Numel];
-            for (int r = 0; r < rows; r++)
-            {
-                int c0 = r % groups * perRow, b = r * len;
-                float mf = mean[r], rs = rstd[r];
-                double sumD = 0, sumDX = 0;
-                for (int j = 0; j < len; j++)
-                {
-                    int c = c0 + j / spatial;
-                    float xhat = (xs[b + j] - mf) * rs, gj = gs[b + j];
-                    float dxhat = gj * (ws.IsEmpty ? 1f : ws[c]);
-                    sumD += dxhat; sumDX += (double)dxhat * xhat;
-                    if (dw is not null) dw[c] += (double)gj * xhat;
-                    if (db is not null) db[c] += gj;
-                }
-                if (dx is null) continue;
-                float meanD = center ? (float)(sumD / len) : 0f, meanDX = (float)(sumDX / len);
-                var ds = dx.Span;
-                for (int j = 0; j < len; j++)
-                {
-                    int c = c0 + j / spatial;
-                    float xhat = (xs[b + j] - mf) * rs;
-                    float dxhat = gs[b + j] * (ws.IsEmpty ? 1f : ws[c]);
-                    ds[b + j] = rs * (dxhat - meanD - xhat * meanDX);
-                }
-            }
+            var dw = wc is { RequiresGrad: true } ? Zeros(wc.Shape) : null;
+            var db = bc is { RequiresGrad: true } ? Zeros(bc.Shape) : null;
+            if (rows > 0)
+                KernelRegistry.FastRowNormBackward(rows, len, groups, spatial, center, xc.Span, wc is null ? default : wc.Span, mean, rstd, g.Span,
+                    dx is null ? default : dx.Span, dw is null ? default : dw.Span, db is null ? default : db.Span);
             if (dx is not null) Backprop.Accumulate(xc, dx);
-            if (wc is not null && dw is not null) Backprop.Accumulate(wc, FromDoubles(dw, wc.Shape));
-            if (bc is not null && db is not null) Backprop.Accumulate(bc, FromDoubles(db, bc.Shape));
+            if (dw is not null) Backprop.Accumulate(wc!, dw);
+            if (db is not null) Backprop.Accumulate(bc!, db);
         }, attrs);
     }
-
-    static Tensor FromDoubles(double[] values, int[] shape) => Wrap(values.Select(v => (float)v).ToArray(), shape);
 }

@@ -16,7 +16,7 @@ public sealed partial class Tensor
         var (x, p, ho, wo, s) = PoolLayout("AvgPool2d", kernel, stride, padding);
         int h = Shape[2], w = Shape[3];
         float inv = 1f / (kernel * kernel);
-        var y = Zeros([Shape[0], Shape[1], ho, wo]);
+        var y = Zeros([Shape[0], Shape[1], ho, wo], Device);
         var xs = x.Span; var ys = y.Span;
         for (int pl = 0; pl < p; pl++)
             for (int oh = 0; oh < ho; oh++)
@@ -30,7 +30,7 @@ public sealed partial class Tensor
                 }
         return Backprop.Record("AvgPool2d", y, [x], g =>
         {
-            var dx = Zeros(x.Shape);
+            var dx = Zeros(x.Shape, x.Device);
             var gs = g.Span; var ds = dx.Span;
             for (int pl = 0; pl < p; pl++)
                 for (int oh = 0; oh < ho; oh++)
@@ -51,7 +51,7 @@ public sealed partial class Tensor
         var (x, p, ho, wo, s) = PoolLayout("MaxPool2d", kernel, stride, padding);
         int h = Shape[2], w = Shape[3];
         if (padding * 2 > kernel) throw new ArgumentOutOfRangeException(nameof(padding), $"MaxPool2d: padding {padding} must be at most half the kernel {kernel}");
-        var y = Zeros([Shape[0], Shape[1], ho, wo]);
+        var y = Zeros([Shape[0], Shape[1], ho, wo], Device);
         var argmax = new int[y.Numel];
         var xs = x.Span; var ys = y.Span;
         for (int pl = 0; pl < p; pl++)
@@ -71,7 +71,7 @@ public sealed partial class Tensor
                 }
         return Backprop.Record("MaxPool2d", y, [x], g =>
         {
-            var dx = Zeros(x.Shape);
+            var dx = Zeros(x.Shape, x.Device);
             var gs = g.Span; var ds = dx.Span;
             for (int o = 0; o < argmax.Length; o++) ds[argmax[o]] += gs[o];
             Backprop.Accumulate(x, dx);
@@ -87,7 +87,7 @@ public sealed partial class Tensor
         if (scale < 1) throw new ArgumentOutOfRangeException(nameof(scale), $"{op}: scale must be ≥ 1, got {scale}");
         var x = Contiguous();
         int p = Shape[0] * Shape[1], h = Shape[2], w = Shape[3], ho = h * scale, wo = w * scale;
-        var y = Zeros([Shape[0], Shape[1], ho, wo]);
+        var y = Zeros([Shape[0], Shape[1], ho, wo], Device);
         var xs = x.Span; var ys = y.Span;
         for (int pl = 0; pl < p; pl++)
             for (int oh = 0; oh < ho; oh++)
@@ -98,7 +98,7 @@ public sealed partial class Tensor
             }
         return Backprop.Record(op, y, [x], g =>
         {
-            var dx = Zeros(x.Shape);
+            var dx = Zeros(x.Shape, x.Device);
             var gs = g.Span; var ds = dx.Span;
             for (int pl = 0; pl < p; pl++)
                 for (int oh = 0; oh < ho; oh++)

@@ -13,8 +13,9 @@ public sealed partial class Tensor
         Device.Common("Sum", this);
         var ax = Shapes.Axes("Sum", axes, Rank);
         var keepShape = KeepDimShape(ax);
-        var y = Zeros(keepShape);
-        if (IsContiguous && IsLeadingAxes(ax))
+        var y = Zeros(keepShape, Device);
+        if (Device.IsGpu) Gpu.GpuOps.Sum(this, ax, y);
+        else if (IsContiguous && IsLeadingAxes(ax))
         {
             int inner = Shapes.Numel(keepShape), outer = inner == 0 ? 0 : Numel / inner;
             var src = Span; var dst = y.Span;
@@ -69,7 +70,7 @@ public sealed partial class Tensor
             // Scatter g into the (kept..., reduced...) layout, then permute back to the input's axis order.
             var gs = g.Contiguous().Span;
             int rowLen = Numel / Math.Max(1, values.Numel);
-            var permuted = Zeros(perm.Select(a => inShape[a]).ToArray());
+            var permuted = Zeros(perm.Select(a => inShape[a]).ToArray(), g.Device);
             var pd = permuted.Span;
             for (int r = 0; r < index.Length; r++) pd[r * rowLen + index[r]] = gs[r];
             var inverse = new int[perm.Length];
@@ -84,7 +85,7 @@ public sealed partial class Tensor
     public Tensor Argmax(int axis, bool keepDim = false)
     {
         var (_, index, ax) = MaxWithIndex([axis], "Argmax");
-        var y = Wrap(index.Select(i => (float)i).ToArray(), KeepDimShape(ax));
+        var y = Wrap(index.Select(i => (float)i).ToArray(), KeepDimShape(ax)).To(Device);
         return keepDim ? y : y.Reshape(DropAxes(ax));
     }
 
@@ -105,7 +106,7 @@ public sealed partial class Tensor
         var ax = Shapes.Axes(op, axes, Rank);
         var (rows, rowLen) = ReducedRows(ax);
         if (rowLen == 0) throw new ShapeMismatchException($"{op}: reducing an empty axis of {Shapes.Format(Shape)}");
-        var values = Zeros(KeepDimShape(ax));
+        var values = Zeros(KeepDimShape(ax), Device);
         var vd = values.Span;
         var index = new int[vd.Length];
         for (int r = 0; r < vd.Length; r++)
@@ -125,7 +126,7 @@ public sealed partial class Tensor
         foreach (var a in ax) rowLen *= Shape[a];
         using var _ = GradMode.NoGrad();
         var t = Detach().Permute(KeptThenReduced(ax)).Contiguous();
-        return (t.Offset == 0 && t.Storage.Length == t.Numel ? t.Storage.Data : t.ToArray(), rowLen);
+        return (t.Offset == 0 && t.Storage.Length == t.Numel && !t.Device.IsGpu ? t.Storage.Data : t.ToArray(), rowLen);
     }
 
     int[] KeptThenReduced(int[] ax) => Enumerable.Range(0, Rank).Where(i => !ax.Contains(i)).Concat(ax).ToArray();

@@ -1,73 +1,36 @@
 using Engine.Autograd;
+using Kernels.Cpu;
 
 namespace Engine;
 
-// Softmax and log-softmax along one axis, fused: one pass for the maximum, one for the normaliser, one to
-// write. The input is seen as (outer, len, inner) with the softmax axis in the middle, so no permute is needed.
+// Softmax and log-softmax along one axis, fused (the kernels of Kernels.Cpu.Softmax): one pass for the maximum,
+// one for the normaliser, one to write. The input is seen as (outer, len, inner) with the softmax axis in the
+// middle, so no permute is needed.
 // Each has a composed twin made of primitives that the tests compare it with.
 public sealed partial class Tensor
 {
     /// <summary>exp(x − max) / Σ exp(x − max) along <paramref name="axis"/>. Backward: dx = y·(g − Σ g·y).</summary>
     /// <example><c>var p = logits.Softmax(-1);</c></example>
-    public Tensor Softmax(int axis = -1)
-    {
-        var (x, outer, len, inner) = SoftmaxLayout("Softmax", axis);
-        var y = Zeros(Shape);
-        var xs = x.Span; var ys = y.Span;
-        for (int o = 0; o < outer; o++)
-            for (int i = 0; i < inner; i++)
-            {
-                int b = o * len * inner + i;
-                float max = RowMax(xs, b, len, inner);
-                double sum = 0;
-                for (int j = 0; j < len; j++) { float e = MathF.Exp(xs[b + j * inner] - max); ys[b + j * inner] = e; sum += e; }
-                float scale = (float)(1.0 / sum);
-                for (int j = 0; j < len; j++) ys[b + j * inner] *= scale;
-            }
-        return Backprop.Record("Softmax", y, [x], g =>
-        {
-            var dx = Zeros(x.Shape);
-            var gs = g.Span; var yv = y.Span; var ds = dx.Span;
-            for (int o = 0; o < outer; o++)
-                for (int i = 0; i < inner; i++)
-                {
-                    int b = o * len * inner + i;
-                    double dot = 0;
-                    for (int j = 0; j < len; j++) dot += (double)gs[b + j * inner] * yv[b + j * inner];
-                    for (int j = 0; j < len; j++) ds[b + j * inner] = yv[b + j * inner] * (gs[b + j * inner] - (float)dot);
-                }
-            Backprop.Accumulate(x, dx);
-        }, $"axis={axis}");
-    }
+    public Tensor Softmax(int axis = -1) =>
+        FusedSoftmax("Softmax", axis, KernelRegistry.FastSoftmaxForward, KernelRegistry.FastSoftmaxBackward);
 
     /// <summary>x − log Σ exp(x) along <paramref name="axis"/>, without overflow. Backward: dx = g − softmax(x)·Σ g.</summary>
-    public Tensor LogSoftmax(int axis = -1)
+    public Tensor LogSoftmax(int axis = -1) =>
+        FusedSoftmax("LogSoftmax", axis, KernelRegistry.FastLogSoftmaxForward, KernelRegistry.FastLogSoftmaxBackward);
+
+    /// <summary>Runs a softmax-family kernel pair over the (outer, len, inner) view; backward needs only the output.</summary>
+    Tensor FusedSoftmax(string op, int axis, SoftmaxForwardKernel forward, SoftmaxBackwardKernel backward)
     {
-        var (x, outer, len, inner) = SoftmaxLayout("LogSoftmax", axis);
-        var y = Zeros(Shape);
-        var xs = x.Span; var ys = y.Span;
-        for (int o = 0; o < outer; o++)
-            for (int i = 0; i < inner; i++)
-            {
-                int b = o * len * inner + i;
-                float max = RowMax(xs, b, len, inner);
-                double sum = 0;
-                for (int j = 0; j < len; j++) sum += Math.Exp(xs[b + j * inner] - max);
-                float logSum = (float)Math.Log(sum);
-                for (int j = 0; j < len; j++) ys[b + j * inner] = xs[b + j * inner] - max - logSum;
-            }
-        return Backprop.Record("LogSoftmax", y, [x], g =>
+        var (x, outer, len, inner) = SoftmaxLayout(op, axis);
+        bool log = op == "LogSoftmax";
+        var y = Empty(Shape, Device);
+        if (Device.IsGpu) Gpu.GpuOps.Softmax(log, outer, len, inner, x, y);
+        else forward(outer, len, inner, x.Span, y.Span);
+        return Backprop.Record(op, y, [x], g =>
         {
-            var dx = Zeros(x.Shape);
-            var gs = g.Span; var yv = y.Span; var ds = dx.Span;
-            for (int o = 0; o < outer; o++)
-                for (int i = 0; i < inner; i++)
-                {
-                    int b = o * len * inner + i;
-                    double total = 0;
-                    for (int j = 0; j < len; j++) total += gs[b + j * inner];
-                    for (int j = 0; j < len; j++) ds[b + j * inner] = gs[b + j * inner] - MathF.Exp(yv[b + j * inner]) * (float)total;
-                }
+            var dx = Empty(x.Shape, x.Device);
+            if (x.Device.IsGpu) Gpu.GpuOps.SoftmaxBackward(log, outer, len, inner, y, g, dx);
+            else backward(outer, len, inner, y.Span, g.Span, dx.Span);
             Backprop.Accumulate(x, dx);
         }, $"axis={axis}");
     }
@@ -90,12 +53,5 @@ public sealed partial class Tensor
         int len = Shape[a];
         if (len == 0) throw new ShapeMismatchException($"{op}: axis {axis} of {Shapes.Format(Shape)} is empty");
         return (Contiguous(), Shapes.Numel(Shape.AsSpan(0, a)), len, Shapes.Numel(Shape.AsSpan(a + 1)));
-    }
-
-    static float RowMax(ReadOnlySpan<float> xs, int start, int len, int stride)
-    {
-        float max = float.NegativeInfinity;
-        for (int j = 0; j < len; j++) max = MathF.Max(max, xs[start + j * stride]);
-        return float.IsNegativeInfinity(max) ? 0f : max;
     }
 }

@@ -26,10 +26,11 @@ public sealed partial class Tensor
     {
         Device.Common(op, this);
         var x = Contiguous();
-        var y = Zeros(Shape);
-        Elementwise.Unary<T>(x.Span, y.Span);
+        var y = Device.IsGpu ? Gpu.GpuOps.Unary<T>(x) : Zeros(Shape);
+        if (!Device.IsGpu) Elementwise.Unary<T>(x.Span, y.Span);
         return Backprop.Record(op, y, [x], g =>
         {
+            if (x.Device.IsGpu) { Backprop.Accumulate(x, Gpu.GpuOps.UnaryBackward<T>(x, y, g)); return; }
             var dx = Zeros(x.Shape);
             Elementwise.UnaryBackward<T>(x.Span, y.Span, g.Span, dx.Span);
             Backprop.Accumulate(x, dx);
@@ -55,12 +56,12 @@ public sealed partial class Tensor
     {
         Device.Common(op, this);
         var x = Contiguous();
-        var y = Zeros(Shape);
+        var y = Zeros(Shape, Device);
         var xs = x.Span; var ys = y.Span;
         for (int i = 0; i < xs.Length; i++) ys[i] = f(xs[i]);
         return Backprop.Record(op, y, [x], g =>
         {
-            var dx = Zeros(x.Shape);
+            var dx = Zeros(x.Shape, x.Device);
             var xv = x.Span; var gv = g.Span; var dv = dx.Span;
             for (int i = 0; i < xv.Length; i++) dv[i] = gv[i] * df(xv[i]);
             Backprop.Accumulate(x, dx);

@@ -9,6 +9,12 @@ public sealed partial class Tensor
     public Tensor Contiguous()
     {
         if (IsContiguous) return this;
+        if (Device.IsGpu)
+        {
+            var copy = Empty(Shape, Device);
+            copy.AssignStrided(this);
+            return Backprop.Record("Contiguous", copy, [this], g => Backprop.Accumulate(this, g));
+        }
         var outT = Zeros(Shape, Device);
         var dst = outT.Storage.Data;
         var src = Storage.Data;
@@ -106,7 +112,7 @@ public sealed partial class Tensor
         var inShape = Shape;
         return Backprop.Record("Narrow", outT, [this], g =>
         {
-            var full = Zeros(inShape);
+            var full = Zeros(inShape, g.Device);
             full.Narrow(axis, start, length).AssignStrided(g);
             Backprop.Accumulate(this, full);
         }, $"axis={axis}, {start}:{start + length}");
@@ -183,7 +189,7 @@ public sealed partial class Tensor
         }
         var shape = (int[])first.Shape.Clone();
         shape[axis] = tensors.Sum(t => t.Shape[axis]);
-        var outT = Zeros(shape);
+        var outT = Zeros(shape, Device.Common("Cat", tensors));
         int start = 0;
         foreach (var t in tensors) { outT.Narrow(axis, start, t.Shape[axis]).AssignStrided(t); start += t.Shape[axis]; }
         return Backprop.Record("Cat", outT, tensors, g =>
@@ -201,6 +207,8 @@ public sealed partial class Tensor
     {
         var shape = Shape;
         Shapes.Broadcast("Assign", shape, src.Shape);
+        if (Device.IsGpu) { Gpu.GpuOps.AssignStrided(this, src); return; }
+        if (src.Device.IsGpu) src = src.Detach().To(Device);
         var ss = Strided.BroadcastStrides(src, shape);
         var dst = Storage.Data; var sd = src.Storage.Data;
         int n = Rank == 0 ? 1 : shape[^1], so = Rank == 0 ? 1 : Strides[^1], si = Rank == 0 ? 1 : ss[^1];

@@ -71,6 +71,13 @@ public sealed class AdamW : Optimizer
         AdamMath.Update(w, g, Buffer(index, "exp_avg").Span, Buffer(index, "exp_avg_sq").Span, t,
             LearningRate, Beta1, Beta2, Eps, l2: 0f);
     }
+
+    /// <summary>The fused AdamW kernel on the GPU: weight, moments and gradient never leave the device.</summary>
+    protected override void UpdateOnDevice(int index, Tensor weight, Tensor grad)
+    {
+        int t = AdamMath.NextStep(Buffer(index, "step"));
+        Gpu.GpuOps.AdamW(weight, grad, Buffer(index, "exp_avg"), Buffer(index, "exp_avg_sq"), LearningRate, Beta1, Beta2, Eps, WeightDecay, t);
+    }
 }
 
 /// <summary>The update shared by <see cref="Adam"/> and <see cref="AdamW"/>.</summary>

@@ -35,10 +35,17 @@ public sealed class Ema
     }
 
     /// <summary>Moves the shadow weights toward <paramref name="model"/>'s current weights.</summary>
-    public void Update(Module model)
+    public void Update(Module model) => Update(model, Decay);
+
+    /// <summary>
+    /// <see cref="Update(Module)"/> with this step's <paramref name="decay"/> instead of <see cref="Decay"/>
+    /// (for a warm-up such as min(Decay, (1 + n)/(10 + n)) that keeps early weights from lingering).
+    /// </summary>
+    public void Update(Module model, float decay)
     {
+        if (!(decay >= 0f && decay <= 1f)) throw new ArgumentOutOfRangeException(nameof(decay), $"Ema.Update: decay must be in [0, 1], got {decay}");
         var current = Matching("Update", model);
-        float keep = Decay, take = 1f - Decay;
+        float keep = decay, take = 1f - decay;
         foreach (var (name, s) in shadow)
         {
             var src = current[name].Contiguous().Span;

@@ -39,8 +39,6 @@ public abstract class Optimizer
             if (!seen.Add(p)) throw new ArgumentException($"{op}: parameter {Describe(i)} appears twice in the list");
             if (!p.IsLeaf || !p.IsContiguous)
                 throw new ArgumentException($"{op}: parameter {Describe(i)} {Shapes.Format(p.Shape)} must be a contiguous leaf tensor (a view or an op result cannot be updated in place)");
-            if (p.Device.Kind != DeviceKind.Cpu)
-                throw new DeviceMismatchException($"{op}: parameter {Describe(i)} is on {p.Device}; optimizers update CPU tensors");
         }
         CheckLearningRate(learningRate);
         LearningRate = learningRate;
@@ -66,6 +64,12 @@ public abstract class Optimizer
     protected abstract void Update(int index, Span<float> weight, ReadOnlySpan<float> grad);
 
     /// <summary>
+    /// Updates a parameter that lives on a GPU. Optimizers with a GPU kernel override it; the default runs
+    /// <see cref="Update"/> on host copies of the weight and gradient (correct, but it copies both every step).
+    /// </summary>
+    protected virtual void UpdateOnDevice(int index, Tensor weight, Tensor grad) => Update(index, weight.Span, grad.Span);
+
+    /// <summary>
     /// One update of every parameter that has a gradient. All gradients are checked first: a NaN or infinite
     /// value is a <see cref="NonFiniteException"/> naming the parameter, and no weight is touched.
     /// </summary>
@@ -79,10 +83,15 @@ public abstract class Optimizer
             if (p.Grad is null) continue;
             if (!Shapes.SameShape(p.Grad.Shape, p.Shape))
                 throw new ShapeMismatchException($"{op}.Step: gradient {Shapes.Format(p.Grad.Shape)} of parameter {Describe(i)} does not match its shape {Shapes.Format(p.Shape)}");
+            if (p.Grad.Device != p.Device)
+                throw new DeviceMismatchException($"{op}.Step: gradient of parameter {Describe(i)} is on {p.Grad.Device}, the parameter on {p.Device}");
             var g = p.Grad.Contiguous();
-            foreach (var v in g.Span)
-                if (!float.IsFinite(v))
-                    throw new NonFiniteException($"{op}.Step: gradient of parameter {Describe(i)} {Shapes.Format(p.Shape)} contains {v} at step {StepCount}; the loss has probably diverged (lower the learning rate or clip gradients)");
+            if (g.Device.IsGpu && !g.AllFinite())
+                throw new NonFiniteException($"{op}.Step: gradient of parameter {Describe(i)} {Shapes.Format(p.Shape)} contains NaN or infinity at step {StepCount}; the loss has probably diverged (lower the learning rate or clip gradients)");
+            if (!g.Device.IsGpu)
+                foreach (var v in g.Span)
+                    if (!float.IsFinite(v))
+                        throw new NonFiniteException($"{op}.Step: gradient of parameter {Describe(i)} {Shapes.Format(p.Shape)} contains {v} at step {StepCount}; the loss has probably diverged (lower the learning rate or clip gradients)");
             grads[i] = g;
         }
         if (Schedule is not null)
@@ -92,7 +101,9 @@ public abstract class Optimizer
             LearningRate = lr;
         }
         for (int i = 0; i < parameters.Length; i++)
-            if (grads[i] is { } g) Update(i, parameters[i].Span, g.Span);
+            if (grads[i] is not { } g) continue;
+            else if (parameters[i].Device.IsGpu) UpdateOnDevice(i, parameters[i], g);
+            else Update(i, parameters[i].Span, g.Span);
         StepCount++;
     }
 
@@ -105,7 +116,10 @@ public abstract class Optimizer
     /// <summary>The buffer <paramref name="name"/> of parameter <paramref name="index"/>, created as zeros on first use.</summary>
     protected Tensor Buffer(int index, string name)
     {
-        if (!state[index].TryGetValue(name, out var t)) state[index][name] = t = Tensor.Zeros(BufferShape(index, name));
+        // Per-element buffers live beside their parameter; scalars (step counters) stay on the host, where they are read.
+        var shape = BufferShape(index, name);
+        if (!state[index].TryGetValue(name, out var t))
+            state[index][name] = t = Tensor.Zeros(shape, shape.Length == 0 ? Device.Cpu : parameters[index].Device);
         return t;
     }
 

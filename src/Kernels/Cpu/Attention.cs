@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace Kernels.Cpu;
 
@@ -81,27 +80,28 @@ public static class Attention
     }
 
     /// <summary>
-    /// Flash-style forward: for each query row, key blocks of 16 are scored with the keys held transposed
-    /// (so one FMA scores 16 keys), folded into a running max and sum (online softmax), and the T×T matrix is
-    /// never formed. Heads run in parallel.
+    /// Flash-style forward: for each query row, key blocks of one vector width (<typeparamref name="V"/>: 16 keys for
+    /// AVX-512) are scored with the keys held transposed (so one FMA scores a whole block), folded into a running max
+    /// and sum (online softmax), and the T×T matrix is never formed. Heads run in parallel.
     /// </summary>
-    public static unsafe void Forward(int heads, int tq, int tk, int d, float scale, bool causal,
-        ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> o, Span<float> lse)
+    public static unsafe void Forward<V>(int heads, int tq, int tk, int d, float scale, bool causal,
+        ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> o, Span<float> lse) where V : unmanaged, IVec<V>
     {
         Check(heads, tq, tk, d, q.Length, k.Length, v.Length, o.Length, lse.Length);
-        if (!Vector512.IsHardwareAccelerated) { ForwardReference(heads, tq, tk, d, scale, causal, q, k, v, o, lse); return; }
         fixed (float* qp = q, kp = k, vp = v, op = o, lp = lse)
         {
-            nint Q = (nint)qp, K = (nint)kp, V = (nint)vp, O = (nint)op, L = (nint)lp;
-            Parallelism.For(heads, 4L * tq * tk * d, h => ForwardHead((float*)Q + h * tq * d, (float*)K + h * tk * d, (float*)V + h * tk * d,
+            nint Q = (nint)qp, K = (nint)kp, Vv = (nint)vp, O = (nint)op, L = (nint)lp;
+            Parallelism.For(heads, 4L * tq * tk * d, h => ForwardHead<V>((float*)Q + h * tq * d, (float*)K + h * tk * d, (float*)Vv + h * tk * d,
                 (float*)O + h * tq * d, (float*)L + h * tq, tq, tk, d, scale, causal), grain: 1 << 16);
         }
     }
 
-    static unsafe void ForwardHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int d, float scale, bool causal)
+    static unsafe void ForwardHead<V>(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int d, float scale, bool causal)
+        where V : unmanaged, IVec<V>
     {
+        int w = V.Count;
         int tkPad = (tk + 15) & ~15;
-        var kt = new float[d * tkPad];                     // Kᵀ, padded to whole vectors of keys
+        var kt = new float[d * tkPad];                     // Kᵀ, padded to whole vectors of keys (16 covers every width)
         for (int j = 0; j < tk; j++)
             for (int c = 0; c < d; c++) kt[c * tkPad + j] = k[j * d + c];
         var scores = new float[tkPad];
@@ -113,28 +113,28 @@ public static class Attention
                 int visible = Visible(i, tq, tk, causal);
                 float max = float.NegativeInfinity, sum = 0;
                 new Span<float>(ap, d).Clear();
-                for (int j0 = 0; j0 < visible; j0 += 16)
+                for (int j0 = 0; j0 < visible; j0 += w)
                 {
-                    // 16 scores at once: s[j0..j0+16) = Σ_c q[c] · Kᵀ[c, j0..j0+16)
-                    var s = Vector512<float>.Zero;
-                    for (int c = 0; c < d; c++) s = Vector512.FusedMultiplyAdd(Vector512.Create(qi[c]), Vector512.Load(ktp + c * tkPad + j0), s);
-                    s *= scale;
-                    int n = Math.Min(16, visible - j0);
-                    s.Store(sp);
+                    // w scores at once: s[j0..j0+w) = Σ_c q[c] · Kᵀ[c, j0..j0+w)
+                    var s = V.Zero;
+                    for (int c = 0; c < d; c++) s = V.Fma(V.Create(qi[c]), V.Load(ktp + c * tkPad + j0), s);
+                    s *= V.Create(scale);
+                    int n = Math.Min(w, visible - j0);
+                    V.Store(s, sp);
                     float blockMax = float.NegativeInfinity;
                     for (int j = 0; j < n; j++) blockMax = MathF.Max(blockMax, sp[j]);
                     if (blockMax > max)
                     {
                         float rescale = MathF.Exp(max - blockMax);      // exp(−∞) = 0 on the first block
                         sum *= rescale;
-                        Scale(ap, d, rescale);
+                        Scale<V>(ap, d, rescale);
                         max = blockMax;
                     }
                     for (int j = 0; j < n; j++)
                     {
                         float p = MathF.Exp(sp[j] - max);
                         sum += p;
-                        Axpy(p, v + (j0 + j) * d, ap, d);
+                        Axpy<V>(p, v + (j0 + j) * d, ap, d);
                     }
                 }
                 float inv = 1f / sum;
@@ -147,27 +147,26 @@ public static class Attention
     /// Backward with recomputation: probabilities are rebuilt from Q, K and the saved lse, one query row at a
     /// time; dQ, dK, dV accumulate per head, so heads run in parallel without sharing writes.
     /// </summary>
-    public static unsafe void Backward(int heads, int tq, int tk, int d, float scale, bool causal,
+    public static unsafe void Backward<V>(int heads, int tq, int tk, int d, float scale, bool causal,
         ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> o, ReadOnlySpan<float> lse,
-        ReadOnlySpan<float> dO, Span<float> dq, Span<float> dk, Span<float> dv)
+        ReadOnlySpan<float> dO, Span<float> dq, Span<float> dk, Span<float> dv) where V : unmanaged, IVec<V>
     {
         Check(heads, tq, tk, d, q.Length, k.Length, v.Length, o.Length, lse.Length);
-        if (!Vector512.IsHardwareAccelerated) { BackwardReference(heads, tq, tk, d, scale, causal, q, k, v, o, lse, dO, dq, dk, dv); return; }
         dq.Clear(); dk.Clear(); dv.Clear();
         fixed (float* qp = q, kp = k, vp = v, op = o, lp = lse, gp = dO, dqp = dq, dkp = dk, dvp = dv)
         {
-            nint Q = (nint)qp, K = (nint)kp, V = (nint)vp, O = (nint)op, L = (nint)lp, G = (nint)gp, DQ = (nint)dqp, DK = (nint)dkp, DV = (nint)dvp;
+            nint Q = (nint)qp, K = (nint)kp, Vv = (nint)vp, O = (nint)op, L = (nint)lp, G = (nint)gp, DQ = (nint)dqp, DK = (nint)dkp, DV = (nint)dvp;
             Parallelism.For(heads, 8L * tq * tk * d, h =>
             {
                 int qo = h * tq * d, ko = h * tk * d;
-                BackwardHead((float*)Q + qo, (float*)K + ko, (float*)V + ko, (float*)O + qo, (float*)L + h * tq, (float*)G + qo,
+                BackwardHead<V>((float*)Q + qo, (float*)K + ko, (float*)Vv + ko, (float*)O + qo, (float*)L + h * tq, (float*)G + qo,
                     (float*)DQ + qo, (float*)DK + ko, (float*)DV + ko, tq, tk, d, scale, causal);
             }, grain: 1 << 16);
         }
     }
 
-    static unsafe void BackwardHead(float* q, float* k, float* v, float* o, float* lse, float* dO, float* dq, float* dk, float* dv,
-        int tq, int tk, int d, float scale, bool causal)
+    static unsafe void BackwardHead<V>(float* q, float* k, float* v, float* o, float* lse, float* dO, float* dq, float* dk, float* dv,
+        int tq, int tk, int d, float scale, bool causal) where V : unmanaged, IVec<V>
     {
         int tkPad = (tk + 15) & ~15;
         var kt = new float[d * tkPad];
@@ -181,24 +180,25 @@ public static class Attention
             {
                 float* qi = q + i * d, gi = dO + i * d;
                 int visible = Visible(i, tq, tk, causal);
-                float delta = Dot(gi, o + i * d, d);
-                for (int j0 = 0; j0 < visible; j0 += 16)
+                float delta = Dot<V>(gi, o + i * d, d);
+                var scaleV = V.Create(scale);
+                for (int j0 = 0; j0 < visible; j0 += V.Count)
                 {
-                    Vector512<float> s = Vector512<float>.Zero, dp = Vector512<float>.Zero;
+                    V s = V.Zero, dp = V.Zero;
                     for (int c = 0; c < d; c++)
                     {
-                        s = Vector512.FusedMultiplyAdd(Vector512.Create(qi[c]), Vector512.Load(ktp + c * tkPad + j0), s);
-                        dp = Vector512.FusedMultiplyAdd(Vector512.Create(gi[c]), Vector512.Load(vtp + c * tkPad + j0), dp);
+                        s = V.Fma(V.Create(qi[c]), V.Load(ktp + c * tkPad + j0), s);
+                        dp = V.Fma(V.Create(gi[c]), V.Load(vtp + c * tkPad + j0), dp);
                     }
-                    var prob = Vector512.Exp(s * scale - Vector512.Create(lse[i]));
-                    prob.Store(pp + j0);
-                    (prob * (dp - Vector512.Create(delta)) * scale).Store(dsp + j0);
+                    var prob = V.Exp(s * scaleV - V.Create(lse[i]));
+                    V.Store(prob, pp + j0);
+                    V.Store(prob * (dp - V.Create(delta)) * scaleV, dsp + j0);
                 }
                 for (int j = 0; j < visible; j++)
                 {
-                    Axpy(pp[j], gi, dv + j * d, d);          // dV_j += p_ij · dO_i
-                    Axpy(dsp[j], k + j * d, dq + i * d, d);  // dQ_i += dS_ij · K_j
-                    Axpy(dsp[j], qi, dk + j * d, d);         // dK_j += dS_ij · Q_i
+                    Axpy<V>(pp[j], gi, dv + j * d, d);          // dV_j += p_ij · dO_i
+                    Axpy<V>(dsp[j], k + j * d, dq + i * d, d);  // dQ_i += dS_ij · K_j
+                    Axpy<V>(dsp[j], qi, dk + j * d, d);         // dK_j += dS_ij · Q_i
                 }
             }
     }
@@ -215,29 +215,30 @@ public static class Attention
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void Axpy(float a, float* x, float* y, int n)
+    static unsafe void Axpy<V>(float a, float* x, float* y, int n) where V : unmanaged, IVec<V>
     {
         int c = 0;
-        var av = Vector512.Create(a);
-        for (; c <= n - 16; c += 16) Vector512.FusedMultiplyAdd(av, Vector512.Load(x + c), Vector512.Load(y + c)).Store(y + c);
+        var av = V.Create(a);
+        for (; c <= n - V.Count; c += V.Count) V.Store(V.Fma(av, V.Load(x + c), V.Load(y + c)), y + c);
         for (; c < n; c++) y[c] += a * x[c];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void Scale(float* y, int n, float a)
+    static unsafe void Scale<V>(float* y, int n, float a) where V : unmanaged, IVec<V>
     {
         int c = 0;
-        for (; c <= n - 16; c += 16) (Vector512.Load(y + c) * a).Store(y + c);
+        var av = V.Create(a);
+        for (; c <= n - V.Count; c += V.Count) V.Store(V.Load(y + c) * av, y + c);
         for (; c < n; c++) y[c] *= a;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe float Dot(float* x, float* y, int n)
+    static unsafe float Dot<V>(float* x, float* y, int n) where V : unmanaged, IVec<V>
     {
-        var acc = Vector512<float>.Zero;
+        var acc = V.Zero;
         int c = 0;
-        for (; c <= n - 16; c += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(x + c), Vector512.Load(y + c), acc);
-        float s = Vector512.Sum(acc);
+        for (; c <= n - V.Count; c += V.Count) acc = V.Fma(V.Load(x + c), V.Load(y + c), acc);
+        float s = V.Sum(acc);
         for (; c < n; c++) s += x[c] * y[c];
         return s;
     }

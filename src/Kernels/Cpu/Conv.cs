@@ -63,6 +63,9 @@ public delegate void Conv2dInputGradKernel(in Conv2dGeometry g, ReadOnlySpan<flo
 /// <summary>dw = ∂(Σ dy·conv(x, w))/∂w, summed over the batch. Overwrites dw.</summary>
 public delegate void Conv2dWeightGradKernel(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw);
 
+/// <summary>db[c] = Σ over batch and plane of dy[n, c, ·]: the bias gradient of a convolution. Overwrites db.</summary>
+public delegate void Conv2dBiasGradKernel(int batch, int channels, int plane, ReadOnlySpan<float> dy, Span<float> db);
+
 /// <summary>
 /// Direct 2-D convolution: the readable ground truth. Every output sums its taps in double; the input
 /// gradient gathers (rather than scatters) so it too is one double sum per element.
@@ -138,6 +141,26 @@ public static class ConvReference
                         dx[((n * g.InChannels + ci) * g.InH + ih) * g.InW + iw] = (float)s;
                     }
             }
+    }
+
+    /// <summary>db[c]: one double sum per channel over the batch and the plane.</summary>
+    public static void BiasGrad(int batch, int channels, int plane, ReadOnlySpan<float> dy, Span<float> db)
+    {
+        CheckBiasGrad("Conv2d reference bias grad", batch, channels, plane, dy.Length, db.Length);
+        for (int c = 0; c < channels; c++)
+        {
+            double s = 0;
+            for (int n = 0; n < batch; n++)
+                for (int i = 0; i < plane; i++) s += dy[(n * channels + c) * plane + i];
+            db[c] = (float)s;
+        }
+    }
+
+    internal static void CheckBiasGrad(string op, int batch, int channels, int plane, int dyLength, int dbLength)
+    {
+        if (batch < 0 || channels < 0 || plane < 0) throw new ArgumentException($"{op}: sizes must be non-negative, got batch {batch}, channels {channels}, plane {plane}");
+        if (dyLength != (long)batch * channels * plane || dbLength != channels)
+            throw new ArgumentException($"{op}: dy of {dyLength} and db of {dbLength} floats; (batch {batch}, channels {channels}, plane {plane}) needs {(long)batch * channels * plane} and {channels}");
     }
 
     /// <summary>dw: for each tap, the sum over batch and output positions of dy times the input under the tap.</summary>

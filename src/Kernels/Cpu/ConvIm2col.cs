@@ -93,7 +93,7 @@ public static class ConvIm2col
         dw.Clear();
         if (g.Batch == 0 || g.OutPlane == 0 || dw.IsEmpty) return;
         // Each worker sums a contiguous range of images into its own partial; the partials are added at the end.
-        int workers = UseThreads(g) ? Math.Min(g.Batch, Environment.ProcessorCount) : 1;
+        int workers = UseThreads(g) ? Math.Min(g.Batch, Parallelism.MaxThreads) : 1;
         var partials = new float[workers - 1][];
         var geo = g;
         fixed (float* xp = x, dyp = dy, dwp = dw)
@@ -137,7 +137,7 @@ public static class ConvIm2col
                 {
                     var dst = col.Slice(row * l, l);
                     int offH = ki * g.DilationH - g.PadH, offW = kj * g.DilationW - g.PadW;
-                    var (lo, hi) = ValidRange(offW, g.StrideW, g.InW, g.OutW);
+                    var (lo, hi) = ConvPatches.ValidRange(offW, g.StrideW, g.InW, g.OutW);
                     for (int oh = 0; oh < g.OutH; oh++)
                     {
                         var drow = dst.Slice(oh * g.OutW, g.OutW);
@@ -168,7 +168,7 @@ public static class ConvIm2col
                 {
                     var srcRows = col.Slice(row * l, l);
                     int offH = ki * g.DilationH - g.PadH, offW = kj * g.DilationW - g.PadW;
-                    var (lo, hi) = ValidRange(offW, g.StrideW, g.InW, g.OutW);
+                    var (lo, hi) = ConvPatches.ValidRange(offW, g.StrideW, g.InW, g.OutW);
                     for (int oh = 0; oh < g.OutH; oh++)
                     {
                         int ih = oh * g.StrideH + offH;
@@ -182,24 +182,14 @@ public static class ConvIm2col
         }
     }
 
-    /// <summary>Output columns [lo, hi) whose input column ow·stride + offset lies inside [0, inSize).</summary>
-    static (int lo, int hi) ValidRange(int offset, int stride, int inSize, int outSize)
-    {
-        int lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-        int hi = inSize - 1 - offset < 0 ? 0 : (inSize - 1 - offset) / stride + 1;
-        lo = Math.Min(lo, outSize);
-        hi = Math.Clamp(hi, lo, outSize);
-        return (lo, hi);
-    }
-
     static bool IsPointwise(in Conv2dGeometry g) =>
         g.KernelH == 1 && g.KernelW == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0 && g.OutH == g.InH && g.OutW == g.InW;
 
-    static bool UseThreads(in Conv2dGeometry g) => g.Batch > 1 && Environment.ProcessorCount > 1 && g.MacCount >= ParallelThreshold;
+    static bool UseThreads(in Conv2dGeometry g) => g.Batch > 1 && Parallelism.MaxThreads > 1 && g.MacCount >= ParallelThreshold;
 
     static void ForEachImage(Conv2dGeometry g, Action<int> image)
     {
-        if (UseThreads(g)) Parallel.For(0, g.Batch, image);
+        if (UseThreads(g)) Parallel.For(0, g.Batch, new ParallelOptions { MaxDegreeOfParallelism = Parallelism.MaxThreads }, image);
         else for (int n = 0; n < g.Batch; n++) image(n);
     }
 

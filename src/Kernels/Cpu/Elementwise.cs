@@ -1,40 +1,46 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace Kernels.Cpu;
 
-/// <summary>An elementwise unary op: a scalar form (the reference), a 512-bit form, and its derivative dy/dx given x and y.</summary>
+/// <summary>An elementwise unary op: a scalar form (the reference), a vector form for any width, and its derivative dy/dx given x and y.</summary>
 public interface IUnaryOp
 {
     static abstract float Invoke(float x);
-    static abstract Vector512<float> Invoke(Vector512<float> x);
+    static abstract V Invoke<V>(V x) where V : unmanaged, IVec<V>;
     static abstract float Derivative(float x, float y);
 }
 
-/// <summary>An elementwise binary op: a scalar form (the reference) and a 512-bit form.</summary>
+/// <summary>An elementwise binary op: a scalar form (the reference) and a vector form for any width.</summary>
 public interface IBinaryOp
 {
     static abstract float Invoke(float a, float b);
-    static abstract Vector512<float> Invoke(Vector512<float> a, Vector512<float> b);
+    static abstract V Invoke<V>(V a, V b) where V : unmanaged, IVec<V>;
 }
 
 /// <summary>
-/// Drivers for elementwise ops (the <c>TensorPrimitives</c> idiom): one generic loop per arity, 512-bit
-/// vectors while whole vectors remain, the scalar form for the tail. The scalar form alone is the reference.
+/// Drivers for elementwise ops (the <c>TensorPrimitives</c> idiom): one generic loop per arity, whole vectors while
+/// they remain, the scalar form for the tail. The scalar form alone is the reference. Each driver comes in two forms:
+/// <c>Unary&lt;T&gt;</c> runs at the widest width accelerated here (see <see cref="Isa"/>), <c>Unary&lt;T, V&gt;</c>
+/// at the width <typeparamref name="V"/> named (the tests run every width on every machine).
 /// </summary>
-public static class Elementwise
+public static unsafe class Elementwise
 {
     public static void Unary<T>(ReadOnlySpan<float> x, Span<float> y) where T : IUnaryOp
     {
-        if (y.Length < x.Length) throw new ArgumentException("Unary: destination shorter than source");
-        ref float xs = ref MemoryMarshal.GetReference(x);
-        ref float ys = ref MemoryMarshal.GetReference(y);
+        if (Vec512.IsAccelerated) Unary<T, Vec512>(x, y);
+        else if (Vec256.IsAccelerated) Unary<T, Vec256>(x, y);
+        else Unary<T, VecT>(x, y);
+    }
+
+    public static void Unary<T, V>(ReadOnlySpan<float> x, Span<float> y) where T : IUnaryOp where V : unmanaged, IVec<V>
+    {
+        if (y.Length < x.Length) throw new ArgumentException($"Unary: destination ({y.Length}) shorter than source ({x.Length})");
         int i = 0, n = x.Length;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-                T.Invoke(Vector512.LoadUnsafe(ref xs, (nuint)i)).StoreUnsafe(ref ys, (nuint)i);
-        for (; i < n; i++) Unsafe.Add(ref ys, i) = T.Invoke(Unsafe.Add(ref xs, i));
+        fixed (float* xs = x, ys = y)
+        {
+            for (; i <= n - V.Count; i += V.Count) V.Store(T.Invoke(V.Load(xs + i)), ys + i);
+            for (; i < n; i++) ys[i] = T.Invoke(xs[i]);
+        }
     }
 
     /// <summary>The reference: the scalar form only.</summary>
@@ -51,45 +57,60 @@ public static class Elementwise
 
     public static void Binary<T>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) where T : IBinaryOp
     {
-        if (a.Length != b.Length || y.Length < a.Length) throw new ArgumentException("Binary: operand lengths differ");
-        ref float ar = ref MemoryMarshal.GetReference(a);
-        ref float br = ref MemoryMarshal.GetReference(b);
-        ref float yr = ref MemoryMarshal.GetReference(y);
+        if (Vec512.IsAccelerated) Binary<T, Vec512>(a, b, y);
+        else if (Vec256.IsAccelerated) Binary<T, Vec256>(a, b, y);
+        else Binary<T, VecT>(a, b, y);
+    }
+
+    public static void Binary<T, V>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) where T : IBinaryOp where V : unmanaged, IVec<V>
+    {
+        if (a.Length != b.Length || y.Length < a.Length) throw new ArgumentException($"Binary: operand lengths {a.Length} and {b.Length}, destination {y.Length}");
         int i = 0, n = a.Length;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-                T.Invoke(Vector512.LoadUnsafe(ref ar, (nuint)i), Vector512.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
-        for (; i < n; i++) Unsafe.Add(ref yr, i) = T.Invoke(Unsafe.Add(ref ar, i), Unsafe.Add(ref br, i));
+        fixed (float* ap = a, bp = b, yp = y)
+        {
+            for (; i <= n - V.Count; i += V.Count) V.Store(T.Invoke(V.Load(ap + i), V.Load(bp + i)), yp + i);
+            for (; i < n; i++) yp[i] = T.Invoke(ap[i], bp[i]);
+        }
     }
 
     /// <summary>y = op(a, b) with b a single value broadcast along the row.</summary>
     public static void BinaryScalarB<T>(ReadOnlySpan<float> a, float b, Span<float> y) where T : IBinaryOp
     {
-        ref float ar = ref MemoryMarshal.GetReference(a);
-        ref float yr = ref MemoryMarshal.GetReference(y);
+        if (Vec512.IsAccelerated) BinaryScalarB<T, Vec512>(a, b, y);
+        else if (Vec256.IsAccelerated) BinaryScalarB<T, Vec256>(a, b, y);
+        else BinaryScalarB<T, VecT>(a, b, y);
+    }
+
+    public static void BinaryScalarB<T, V>(ReadOnlySpan<float> a, float b, Span<float> y) where T : IBinaryOp where V : unmanaged, IVec<V>
+    {
+        if (y.Length < a.Length) throw new ArgumentException($"BinaryScalarB: destination ({y.Length}) shorter than source ({a.Length})");
         int i = 0, n = a.Length;
-        if (Vector512.IsHardwareAccelerated)
+        var bv = V.Create(b);
+        fixed (float* ap = a, yp = y)
         {
-            var bv = Vector512.Create(b);
-            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-                T.Invoke(Vector512.LoadUnsafe(ref ar, (nuint)i), bv).StoreUnsafe(ref yr, (nuint)i);
+            for (; i <= n - V.Count; i += V.Count) V.Store(T.Invoke(V.Load(ap + i), bv), yp + i);
+            for (; i < n; i++) yp[i] = T.Invoke(ap[i], b);
         }
-        for (; i < n; i++) Unsafe.Add(ref yr, i) = T.Invoke(Unsafe.Add(ref ar, i), b);
     }
 
     /// <summary>y = op(a, b) with a a single value broadcast along the row.</summary>
     public static void BinaryScalarA<T>(float a, ReadOnlySpan<float> b, Span<float> y) where T : IBinaryOp
     {
-        ref float br = ref MemoryMarshal.GetReference(b);
-        ref float yr = ref MemoryMarshal.GetReference(y);
+        if (Vec512.IsAccelerated) BinaryScalarA<T, Vec512>(a, b, y);
+        else if (Vec256.IsAccelerated) BinaryScalarA<T, Vec256>(a, b, y);
+        else BinaryScalarA<T, VecT>(a, b, y);
+    }
+
+    public static void BinaryScalarA<T, V>(float a, ReadOnlySpan<float> b, Span<float> y) where T : IBinaryOp where V : unmanaged, IVec<V>
+    {
+        if (y.Length < b.Length) throw new ArgumentException($"BinaryScalarA: destination ({y.Length}) shorter than source ({b.Length})");
         int i = 0, n = b.Length;
-        if (Vector512.IsHardwareAccelerated)
+        var av = V.Create(a);
+        fixed (float* bp = b, yp = y)
         {
-            var av = Vector512.Create(a);
-            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-                T.Invoke(av, Vector512.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+            for (; i <= n - V.Count; i += V.Count) V.Store(T.Invoke(av, V.Load(bp + i)), yp + i);
+            for (; i < n; i++) yp[i] = T.Invoke(a, bp[i]);
         }
-        for (; i < n; i++) Unsafe.Add(ref yr, i) = T.Invoke(a, Unsafe.Add(ref br, i));
     }
 
     /// <summary>y[i] = op(a[i·sa], b[i·sb]) for arbitrary strides (the general broadcast row).</summary>
@@ -106,40 +127,71 @@ public static class Elementwise
         return s;
     }
 
-    /// <summary>Sum of all elements with 512-bit partial sums (4 accumulators), folded into double at the end.</summary>
-    public static float Sum(ReadOnlySpan<float> x)
+    /// <summary>Sum of all elements with vector partial sums (4 accumulators), folded into double at the end.</summary>
+    public static float Sum(ReadOnlySpan<float> x) =>
+        Vec512.IsAccelerated ? Sum<Vec512>(x) : Vec256.IsAccelerated ? Sum<Vec256>(x) : Sum<VecT>(x);
+
+    public static float Sum<V>(ReadOnlySpan<float> x) where V : unmanaged, IVec<V>
     {
-        ref float xs = ref MemoryMarshal.GetReference(x);
-        int i = 0, n = x.Length;
+        int i = 0, n = x.Length, w = V.Count;
         double total = 0;
-        if (Vector512.IsHardwareAccelerated && n >= 64)
+        fixed (float* xs = x)
         {
-            Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
-            for (; i <= n - 64; i += 64)
+            if (n >= 4 * w)
             {
-                s0 += Vector512.LoadUnsafe(ref xs, (nuint)i);
-                s1 += Vector512.LoadUnsafe(ref xs, (nuint)(i + 16));
-                s2 += Vector512.LoadUnsafe(ref xs, (nuint)(i + 32));
-                s3 += Vector512.LoadUnsafe(ref xs, (nuint)(i + 48));
+                V s0 = default, s1 = default, s2 = default, s3 = default;
+                for (; i <= n - 4 * w; i += 4 * w)
+                {
+                    s0 += V.Load(xs + i);
+                    s1 += V.Load(xs + i + w);
+                    s2 += V.Load(xs + i + 2 * w);
+                    s3 += V.Load(xs + i + 3 * w);
+                }
+                total = V.Sum((s0 + s1) + (s2 + s3));
             }
-            total = Vector512.Sum((s0 + s1) + (s2 + s3));
+            for (; i < n; i++) total += xs[i];
         }
-        for (; i < n; i++) total += Unsafe.Add(ref xs, i);
         return (float)total;
     }
 
     /// <summary>y += a·x.</summary>
     public static void Axpy(float a, ReadOnlySpan<float> x, Span<float> y)
     {
-        ref float xs = ref MemoryMarshal.GetReference(x);
-        ref float ys = ref MemoryMarshal.GetReference(y);
+        if (Vec512.IsAccelerated) Axpy<Vec512>(a, x, y);
+        else if (Vec256.IsAccelerated) Axpy<Vec256>(a, x, y);
+        else Axpy<VecT>(a, x, y);
+    }
+
+    public static void Axpy<V>(float a, ReadOnlySpan<float> x, Span<float> y) where V : unmanaged, IVec<V>
+    {
+        if (y.Length < x.Length) throw new ArgumentException($"Axpy: y ({y.Length}) shorter than x ({x.Length})");
         int i = 0, n = x.Length;
-        if (Vector512.IsHardwareAccelerated)
+        var av = V.Create(a);
+        fixed (float* xs = x, ys = y)
         {
-            var av = Vector512.Create(a);
-            for (; i <= n - 16; i += 16)
-                Vector512.FusedMultiplyAdd(av, Vector512.LoadUnsafe(ref xs, (nuint)i), Vector512.LoadUnsafe(ref ys, (nuint)i)).StoreUnsafe(ref ys, (nuint)i);
+            for (; i <= n - V.Count; i += V.Count) V.Store(V.Fma(av, V.Load(xs + i), V.Load(ys + i)), ys + i);
+            for (; i < n; i++) ys[i] += a * xs[i];
         }
-        for (; i < n; i++) Unsafe.Add(ref ys, i) += a * Unsafe.Add(ref xs, i);
+    }
+
+    /// <summary>A vector op applied lane by lane through its scalar form (for ops with no vector formula, such as pow).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V PerLane<T, V>(V x) where T : IUnaryOp where V : unmanaged, IVec<V>
+    {
+        float* lanes = stackalloc float[V.Count];
+        V.Store(x, lanes);
+        for (int i = 0; i < V.Count; i++) lanes[i] = T.Invoke(lanes[i]);
+        return V.Load(lanes);
+    }
+
+    /// <inheritdoc cref="PerLane{T, V}(V)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V PerLane<T, V>(V a, V b) where T : IBinaryOp where V : unmanaged, IVec<V>
+    {
+        float* lanes = stackalloc float[2 * V.Count];
+        V.Store(a, lanes);
+        V.Store(b, lanes + V.Count);
+        for (int i = 0; i < V.Count; i++) lanes[i] = T.Invoke(lanes[i], lanes[V.Count + i]);
+        return V.Load(lanes);
     }
 }

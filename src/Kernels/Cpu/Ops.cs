@@ -1,5 +1,3 @@
-using System.Runtime.Intrinsics;
-
 namespace Kernels.Cpu;
 
 #pragma warning disable CS1591
@@ -7,126 +5,122 @@ namespace Kernels.Cpu;
 public readonly struct AddOp : IBinaryOp
 {
     public static float Invoke(float a, float b) => a + b;
-    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a + b;
+    public static V Invoke<V>(V a, V b) where V : unmanaged, IVec<V> => a + b;
 }
 public readonly struct SubOp : IBinaryOp
 {
     public static float Invoke(float a, float b) => a - b;
-    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a - b;
+    public static V Invoke<V>(V a, V b) where V : unmanaged, IVec<V> => a - b;
 }
 public readonly struct MulOp : IBinaryOp
 {
     public static float Invoke(float a, float b) => a * b;
-    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a * b;
+    public static V Invoke<V>(V a, V b) where V : unmanaged, IVec<V> => a * b;
 }
 public readonly struct DivOp : IBinaryOp
 {
     public static float Invoke(float a, float b) => a / b;
-    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a / b;
+    public static V Invoke<V>(V a, V b) where V : unmanaged, IVec<V> => a / b;
 }
 public readonly struct MaxOp : IBinaryOp
 {
     public static float Invoke(float a, float b) => MathF.Max(a, b);
-    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+    public static V Invoke<V>(V a, V b) where V : unmanaged, IVec<V> => V.Max(a, b);
 }
 public readonly struct MinOp : IBinaryOp
 {
     public static float Invoke(float a, float b) => MathF.Min(a, b);
-    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
+    public static V Invoke<V>(V a, V b) where V : unmanaged, IVec<V> => V.Min(a, b);
 }
 public readonly struct PowOp : IBinaryOp
 {
     public static float Invoke(float a, float b) => MathF.Pow(a, b);
-    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.Create(
-        MathF.Pow(a[0], b[0]), MathF.Pow(a[1], b[1]), MathF.Pow(a[2], b[2]), MathF.Pow(a[3], b[3]),
-        MathF.Pow(a[4], b[4]), MathF.Pow(a[5], b[5]), MathF.Pow(a[6], b[6]), MathF.Pow(a[7], b[7]),
-        MathF.Pow(a[8], b[8]), MathF.Pow(a[9], b[9]), MathF.Pow(a[10], b[10]), MathF.Pow(a[11], b[11]),
-        MathF.Pow(a[12], b[12]), MathF.Pow(a[13], b[13]), MathF.Pow(a[14], b[14]), MathF.Pow(a[15], b[15]));
+    public static V Invoke<V>(V a, V b) where V : unmanaged, IVec<V> => Elementwise.PerLane<PowOp, V>(a, b);
 }
 public readonly struct GreaterOp : IBinaryOp
 {
     public static float Invoke(float a, float b) => a > b ? 1f : 0f;
-    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThan(a, b) & Vector512<float>.One;
+    public static V Invoke<V>(V a, V b) where V : unmanaged, IVec<V> => V.GreaterThan(a, b) & V.One;
 }
 public readonly struct LessOp : IBinaryOp
 {
     public static float Invoke(float a, float b) => a < b ? 1f : 0f;
-    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b) & Vector512<float>.One;
+    public static V Invoke<V>(V a, V b) where V : unmanaged, IVec<V> => V.LessThan(a, b) & V.One;
 }
 public readonly struct GreaterEqualOp : IBinaryOp
 {
     public static float Invoke(float a, float b) => a >= b ? 1f : 0f;
-    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThanOrEqual(a, b) & Vector512<float>.One;
+    public static V Invoke<V>(V a, V b) where V : unmanaged, IVec<V> => V.GreaterThanOrEqual(a, b) & V.One;
 }
 public readonly struct LessEqualOp : IBinaryOp
 {
     public static float Invoke(float a, float b) => a <= b ? 1f : 0f;
-    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.LessThanOrEqual(a, b) & Vector512<float>.One;
+    public static V Invoke<V>(V a, V b) where V : unmanaged, IVec<V> => V.LessThanOrEqual(a, b) & V.One;
 }
 public readonly struct EqualOp : IBinaryOp
 {
     public static float Invoke(float a, float b) => a == b ? 1f : 0f;
-    public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.Equals(a, b) & Vector512<float>.One;
+    public static V Invoke<V>(V a, V b) where V : unmanaged, IVec<V> => V.Equal(a, b) & V.One;
 }
 
 // Unary operators, each with its derivative dy/dx written from x and the saved output y.
 public readonly struct NegOp : IUnaryOp
 {
     public static float Invoke(float x) => -x;
-    public static Vector512<float> Invoke(Vector512<float> x) => -x;
+    public static V Invoke<V>(V x) where V : unmanaged, IVec<V> => -x;
     public static float Derivative(float x, float y) => -1f;
 }
 public readonly struct ExpOp : IUnaryOp
 {
     public static float Invoke(float x) => MathF.Exp(x);
-    public static Vector512<float> Invoke(Vector512<float> x) => Vector512.Exp(x);
+    public static V Invoke<V>(V x) where V : unmanaged, IVec<V> => V.Exp(x);
     public static float Derivative(float x, float y) => y;
 }
 public readonly struct LogOp : IUnaryOp
 {
     public static float Invoke(float x) => MathF.Log(x);
-    public static Vector512<float> Invoke(Vector512<float> x) => Vector512.Log(x);
+    public static V Invoke<V>(V x) where V : unmanaged, IVec<V> => V.Log(x);
     public static float Derivative(float x, float y) => 1f / x;
 }
 public readonly struct SqrtOp : IUnaryOp
 {
     public static float Invoke(float x) => MathF.Sqrt(x);
-    public static Vector512<float> Invoke(Vector512<float> x) => Vector512.Sqrt(x);
+    public static V Invoke<V>(V x) where V : unmanaged, IVec<V> => V.Sqrt(x);
     public static float Derivative(float x, float y) => 0.5f / y;
 }
 public readonly struct AbsOp : IUnaryOp
 {
     public static float Invoke(float x) => MathF.Abs(x);
-    public static Vector512<float> Invoke(Vector512<float> x) => Vector512.Abs(x);
+    public static V Invoke<V>(V x) where V : unmanaged, IVec<V> => V.Abs(x);
     public static float Derivative(float x, float y) => x > 0 ? 1f : x < 0 ? -1f : 0f;
 }
 public readonly struct SigmoidOp : IUnaryOp
 {
     public static float Invoke(float x) => 1f / (1f + MathF.Exp(-x));
-    public static Vector512<float> Invoke(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-x));
+    public static V Invoke<V>(V x) where V : unmanaged, IVec<V> => V.One / (V.One + V.Exp(-x));
     public static float Derivative(float x, float y) => y * (1f - y);
 }
 public readonly struct TanhOp : IUnaryOp
 {
     public static float Invoke(float x) => MathF.Tanh(x);
     // tanh x = 1 - 2 / (exp(2x) + 1), clamped so exp does not overflow.
-    public static Vector512<float> Invoke(Vector512<float> x)
+    public static V Invoke<V>(V x) where V : unmanaged, IVec<V>
     {
-        var e = Vector512.Exp(Vector512.Min(x * 2f, Vector512.Create(88f)));
-        return Vector512<float>.One - Vector512.Create(2f) / (e + Vector512<float>.One);
+        var e = V.Exp(V.Min(x * V.Create(2f), V.Create(88f)));
+        return V.One - V.Create(2f) / (e + V.One);
     }
     public static float Derivative(float x, float y) => 1f - y * y;
 }
 public readonly struct ReluOp : IUnaryOp
 {
     public static float Invoke(float x) => x > 0 ? x : 0f;
-    public static Vector512<float> Invoke(Vector512<float> x) => Vector512.Max(x, Vector512<float>.Zero);
+    public static V Invoke<V>(V x) where V : unmanaged, IVec<V> => V.Max(x, V.Zero);
     public static float Derivative(float x, float y) => x > 0 ? 1f : 0f;
 }
 public readonly struct SiluOp : IUnaryOp
 {
     public static float Invoke(float x) => x / (1f + MathF.Exp(-x));
-    public static Vector512<float> Invoke(Vector512<float> x) => x / (Vector512<float>.One + Vector512.Exp(-x));
+    public static V Invoke<V>(V x) where V : unmanaged, IVec<V> => x / (V.One + V.Exp(-x));
     public static float Derivative(float x, float y)
     {
         float s = 1f / (1f + MathF.Exp(-x));
@@ -137,8 +131,8 @@ public readonly struct SoftplusOp : IUnaryOp
 {
     // log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), stable for large |x|.
     public static float Invoke(float x) => MathF.Max(x, 0f) + MathF.Log(1f + MathF.Exp(-MathF.Abs(x)));
-    public static Vector512<float> Invoke(Vector512<float> x) =>
-        Vector512.Max(x, Vector512<float>.Zero) + Vector512.Log(Vector512<float>.One + Vector512.Exp(-Vector512.Abs(x)));
+    public static V Invoke<V>(V x) where V : unmanaged, IVec<V> =>
+        V.Max(x, V.Zero) + V.Log(V.One + V.Exp(-V.Abs(x)));
     public static float Derivative(float x, float y) => 1f / (1f + MathF.Exp(-x));
 }
 /// <summary>GELU with the tanh approximation: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))).</summary>
@@ -146,8 +140,8 @@ public readonly struct GeluTanhOp : IUnaryOp
 {
     const float C = 0.7978845608028654f, A = 0.044715f;
     public static float Invoke(float x) => 0.5f * x * (1f + MathF.Tanh(C * (x + A * x * x * x)));
-    public static Vector512<float> Invoke(Vector512<float> x) =>
-        Vector512.Create(0.5f) * x * (Vector512<float>.One + TanhOp.Invoke(Vector512.Create(C) * (x + Vector512.Create(A) * x * x * x)));
+    public static V Invoke<V>(V x) where V : unmanaged, IVec<V> =>
+        V.Create(0.5f) * x * (V.One + TanhOp.Invoke<V>(V.Create(C) * (x + V.Create(A) * x * x * x)));
     public static float Derivative(float x, float y)
     {
         float u = C * (x + A * x * x * x), t = MathF.Tanh(u);
@@ -158,13 +152,7 @@ public readonly struct GeluTanhOp : IUnaryOp
 public readonly struct GeluOp : IUnaryOp
 {
     public static float Invoke(float x) => (float)(0.5 * x * (1.0 + Erf(x / Math.Sqrt(2.0))));
-    public static Vector512<float> Invoke(Vector512<float> x)
-    {
-        Span<float> v = stackalloc float[16];
-        x.CopyTo(v);
-        for (int i = 0; i < 16; i++) v[i] = Invoke(v[i]);
-        return Vector512.Create<float>(v);
-    }
+    public static V Invoke<V>(V x) where V : unmanaged, IVec<V> => Elementwise.PerLane<GeluOp, V>(x);
     public static float Derivative(float x, float y) =>
         (float)(0.5 * (1.0 + Erf(x / Math.Sqrt(2.0))) + x * Math.Exp(-0.5 * x * x) / Math.Sqrt(2 * Math.PI));
 

@@ -14,18 +14,23 @@ public sealed class SmallConvNet : Layer
 {
     readonly Conv2d conv1, conv2, conv3;
     readonly Linear fc1, fc2;
+    readonly Dropout dropout;
 
     public int Width { get; }
+    public int Hidden { get; }
 
     /// <param name="width">Channels of the first convolution; the others use 2·width.</param>
-    public SmallConvNet(Generator g, int width = 16, int classes = 10, int hidden = 64)
+    /// <param name="dropout">Dropout on the features before the last layer, in training mode only.</param>
+    public SmallConvNet(Generator g, int width = 16, int classes = 10, int hidden = 64, float dropout = 0f)
     {
         Width = width;
+        Hidden = hidden;
         conv1 = Child("conv1", new Conv2d(1, width, 3, g, padding: 1));
         conv2 = Child("conv2", new Conv2d(width, 2 * width, 3, g, stride: 2, padding: 1));
         conv3 = Child("conv3", new Conv2d(2 * width, 2 * width, 3, g, stride: 2, padding: 1));
         fc1 = Child("fc1", new Linear(2 * width * 7 * 7, hidden, g));
         fc2 = Child("fc2", new Linear(hidden, classes, g));
+        this.dropout = Child("dropout", new Dropout(dropout, g));
     }
 
     /// <summary>(B, 1, 28, 28) → (B, hidden) penultimate features.</summary>
@@ -40,7 +45,7 @@ public sealed class SmallConvNet : Layer
     }
 
     /// <summary>(B, 1, 28, 28) → (B, classes) logits.</summary>
-    public override Tensor Forward(Tensor x) => fc2.Forward(Features(x));
+    public override Tensor Forward(Tensor x) => fc2.Forward(dropout.Forward(Features(x)));
 
     /// <summary>Fraction of <paramref name="images"/> classified as their label, in batches, without recording a graph.</summary>
     public double Accuracy(Tensor images, int[] labels, int batch = 500)

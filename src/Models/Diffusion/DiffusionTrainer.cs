@@ -1,32 +1,24 @@
-using System.Text.Json;
 using Engine;
-using Engine.Autograd;
-using Engine.IO;
+using Engine.Data;
 using Engine.Optim;
 using Engine.Random;
 
 namespace Models.Diffusion;
 
-/// <summary>Everything that defines a diffusion run; saved with every checkpoint.</summary>
-public sealed record DiffusionConfig(
-    int BaseChannels = 32,
-    ScheduleKind Schedule = ScheduleKind.Linear,
-    int Timesteps = 1000,
-    Prediction Prediction = Prediction.Epsilon,
-    float MinSnrGamma = 0f,
-    float LabelDropout = 0.1f,
-    float LearningRate = 2e-4f,
-    float WeightDecay = 0f,
-    float EmaDecay = 0.999f,
-    float GradClip = 1f,
-    ulong Seed = 0);
-
 /// <summary>
 /// Trains a class-conditional <see cref="UNet"/> with the DDPM objective: sample t and ε, noise the batch in
 /// closed form, regress ε (or v) with MSE (optionally min-SNR-γ weighted), drop labels to the null class with
 /// probability <see cref="DiffusionConfig.LabelDropout"/> for classifier-free guidance, clip, step AdamW, update
-/// the EMA. <see cref="Save"/>/<see cref="Load"/> capture all of it, so training resumes exactly.
+/// the EMA. <see cref="DiffusionCheckpoint"/> saves and restores all of it, so training resumes exactly.
 /// </summary>
+/// <example>
+/// <code>
+/// var trainer = new DiffusionTrainer(new DiffusionConfig(BaseChannels: 16, LearningRate: 1e-3f));
+/// var loader = new DataLoader(FashionMnist.Load(), trainer.Config.BatchSize, dropLast: true, seed: 0);
+/// for (int i = 0; i &lt; 1000; i++) trainer.TrainStep(loader);
+/// DiffusionCheckpoint.Save("ddpm.safetensors", trainer);
+/// </code>
+/// </example>
 public sealed class DiffusionTrainer
 {
     public DiffusionConfig Config { get; }
@@ -34,24 +26,61 @@ public sealed class DiffusionTrainer
     public Ema Ema { get; }
     public AdamW Optimizer { get; }
     public NoiseSchedule Schedule { get; }
+
+    /// <summary>Draws timesteps, label dropout and noise; its position is saved in checkpoints.</summary>
     public Generator Rng { get; }
-    public int Step { get; private set; }
+
+    /// <summary>Completed training steps.</summary>
+    public int Step { get; internal set; }
+
+    int cachedEpoch = -1;
+    int[] cachedOrder = [];
 
     public DiffusionTrainer(DiffusionConfig config)
     {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
         Config = config;
         Rng = new Generator(config.Seed);
-        Model = new UNet(new UNetConfig(config.BaseChannels), new Generator(config.Seed + 1));
+        Model = new UNet(config.Network, new Generator(config.Seed + 1));
         Ema = new Ema(Model, config.EmaDecay);
-        Optimizer = new AdamW(Model.Parameters(), config.LearningRate, weightDecay: config.WeightDecay);
+        Optimizer = new AdamW(Model.Parameters(), config.LearningRate, weightDecay: config.WeightDecay)
+        {
+            Schedule = LrSchedule.LinearWarmup(config.LearningRate, config.WarmupSteps),
+        };
         Schedule = NoiseSchedule.Create(config.Schedule, config.Timesteps);
     }
 
-    /// <summary>One optimisation step on images in [0, 1] (B, 1, 28, 28); returns the loss.</summary>
+    /// <summary>
+    /// One step on the batch of <paramref name="loader"/> for step <see cref="Step"/> (epoch Step / full batches
+    /// per epoch, position Step mod that), so a resumed run sees the data an uninterrupted one would.
+    /// </summary>
+    public float TrainStep(DataLoader loader)
+    {
+        ArgumentNullException.ThrowIfNull(loader);
+        if (loader.BatchSize != Config.BatchSize)
+            throw new ArgumentException($"TrainStep: the loader gives batches of {loader.BatchSize}, the run was configured with {Config.BatchSize}");
+        int perEpoch = loader.Count / loader.BatchSize;                           // full batches only
+        if (perEpoch == 0) throw new ArgumentException($"TrainStep: {loader.Count} images do not fill one batch of {loader.BatchSize}");
+        int epoch = Step / perEpoch, index = Step % perEpoch;
+        if (epoch != cachedEpoch) { cachedOrder = loader.Order(epoch); cachedEpoch = epoch; }
+        var (x, y) = loader.Gather(cachedOrder.AsSpan(index * loader.BatchSize, loader.BatchSize));
+        return TrainStep(x, y);
+    }
+
+    /// <summary>One optimisation step on images in [0, 1] (B, C, H, W) with their labels; returns the loss.</summary>
     public float TrainStep(Tensor images, int[] labels)
     {
-        int b = images.Shape[0];
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(labels);
+        int b = images.Rank > 0 ? images.Shape[0] : 0;
         if (labels.Length != b) throw new ShapeMismatchException($"TrainStep: {labels.Length} labels for {b} images");
+        if (images.Rank != 4 || !images.Shape.AsSpan(1).SequenceEqual(Config.ImageShape))
+            throw new ShapeMismatchException($"TrainStep: images {Shapes.Format(images.Shape)}, expected (B, {string.Join(", ", Config.ImageShape)})");
+        foreach (var l in labels)
+            if ((uint)l >= (uint)Config.Classes) throw new ArgumentOutOfRangeException(nameof(labels), $"TrainStep: label {l} is outside [0, {Config.Classes})");
+        if (!images.AllFinite()) throw new NonFiniteException($"TrainStep: the image batch {Shapes.Format(images.Shape)} contains NaN or infinite values");
+
         var x0 = images * 2f - 1f;                                                // [0, 1] → [−1, 1]
         var t = Enumerable.Range(0, b).Select(_ => Rng.NextInt(Schedule.Steps)).ToArray();
         var y = labels.Select(l => Rng.NextFloat() < Config.LabelDropout ? Model.NullClass : l).ToArray();
@@ -63,17 +92,20 @@ public sealed class DiffusionTrainer
             ? (error * Schedule.MinSnrWeights(t, Config.MinSnrGamma, Config.Prediction == Prediction.Velocity)).Mean()
             : error.Mean();
         float value = loss.Item();
-        if (!float.IsFinite(value)) throw new NonFiniteException($"TrainStep: loss is {value} at step {Step}");
+        if (!float.IsFinite(value)) throw new NonFiniteException($"TrainStep: loss is {value} at step {Step}; lower the learning rate");
         Optimizer.ZeroGrad();
         loss.Backward();
         if (Config.GradClip > 0) GradClip.ClipGradNorm(Model.Parameters(), Config.GradClip);
         Optimizer.Step();
-        Ema.Update(Model);
+        Ema.Update(Model, EmaDecayAt(Step));
         Step++;
         return value;
     }
 
-    /// <summary>A copy of the network carrying the EMA weights, for sampling.</summary>
+    /// <summary>The EMA decay used at update <paramref name="n"/> (0-based).</summary>
+    public float EmaDecayAt(int n) => Config.EmaWarmup ? Math.Min(Config.EmaDecay, (1f + n) / (10f + n)) : Config.EmaDecay;
+
+    /// <summary>A copy of the network carrying the EMA weights, for sampling and evaluation.</summary>
     public UNet EmaModel()
     {
         var copy = new UNet(Model.Config, new Generator(0));
@@ -81,48 +113,6 @@ public sealed class DiffusionTrainer
         return copy;
     }
 
-    const string Format = "engine.ddpm/1";
-
-    /// <summary>
-    /// Writes weights, EMA, optimizer state and RNG position to <paramref name="path"/> (safetensors) and the
-    /// config and step to <c>path.json</c>; both atomically.
-    /// </summary>
-    public void Save(string path)
-    {
-        var tensors = new Dictionary<string, Tensor>();
-        foreach (var (n, p) in Model.StateDict()) tensors["model." + n] = p;
-        foreach (var (n, p) in Ema.StateDict()) tensors["ema." + n] = p;
-        var opt = Optimizer.ExportState();
-        foreach (var (n, p) in opt.Tensors) tensors["optim." + n] = p;
-        var meta = new Dictionary<string, string>
-        {
-            ["format"] = Format,
-            ["config"] = JsonSerializer.Serialize(Config),
-            ["step"] = Step.ToString(),
-            ["rng_offset"] = Rng.Offset.ToString(),
-            ["optim_step"] = opt.Step.ToString(),
-            ["optim_lr"] = opt.LearningRate.ToString("R"),
-        };
-        SafeTensors.Save(path, tensors, meta);
-        AtomicFile.WriteAllText(path + ".json", JsonSerializer.Serialize(new { format = Format, step = Step, config = Config }, new JsonSerializerOptions { WriteIndented = true }));
-    }
-
-    /// <summary>Restores a trainer saved by <see cref="Save"/>. A file of another model is an <see cref="InvalidDataException"/>.</summary>
-    public static DiffusionTrainer Load(string path)
-    {
-        var content = SafeTensors.Load(path);
-        var meta = content.Metadata;
-        if (!meta.TryGetValue("format", out var format) || format != Format)
-            throw new InvalidDataException($"{path}: not a DDPM checkpoint (format '{format ?? "none"}', expected '{Format}')");
-        var config = JsonSerializer.Deserialize<DiffusionConfig>(meta["config"]) ?? throw new InvalidDataException($"{path}: missing config");
-        var trainer = new DiffusionTrainer(config);
-        Dictionary<string, Tensor> Prefixed(string prefix) =>
-            content.Tensors.Where(kv => kv.Key.StartsWith(prefix)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
-        trainer.Model.LoadStateDict(Prefixed("model."));
-        trainer.Ema.LoadStateDict(Prefixed("ema."));
-        trainer.Optimizer.ImportState(new OptimizerState(Prefixed("optim."), int.Parse(meta["optim_step"]), float.Parse(meta["optim_lr"])));
-        trainer.Step = int.Parse(meta["step"]);
-        trainer.Rng.Offset = ulong.Parse(meta["rng_offset"]);
-        return trainer;
-    }
+    /// <summary>A sampler over this run's schedule and parameterisation.</summary>
+    public Sampler Sampler() => new(Schedule, Config.Prediction);
 }

@@ -18,6 +18,17 @@ public sealed class NoiseSchedule
     public double[] Alpha { get; }
     public double[] AlphaBar { get; }
 
+    /// <summary>√ᾱ_t and √(1 − ᾱ_t): the weights of x₀ and ε in x_t.</summary>
+    public double[] SqrtAlphaBar { get; }
+    public double[] SqrtOneMinusAlphaBar { get; }
+
+    /// <summary>Variance β̃_t = β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t) of the posterior q(x_{t−1} | x_t, x₀) (0 at t = 0).</summary>
+    public double[] PosteriorVariance { get; }
+
+    /// <summary>Posterior mean μ̃_t = <see cref="PosteriorMeanX0"/>[t]·x₀ + <see cref="PosteriorMeanXt"/>[t]·x_t.</summary>
+    public double[] PosteriorMeanX0 { get; }
+    public double[] PosteriorMeanXt { get; }
+
     NoiseSchedule(ScheduleKind kind, double[] beta)
     {
         Kind = kind; Steps = beta.Length; Beta = beta;
@@ -25,7 +36,22 @@ public sealed class NoiseSchedule
         AlphaBar = new double[Steps];
         double prod = 1;
         for (int t = 0; t < Steps; t++) { prod *= Alpha[t]; AlphaBar[t] = prod; }
+        SqrtAlphaBar = AlphaBar.Select(Math.Sqrt).ToArray();
+        SqrtOneMinusAlphaBar = AlphaBar.Select(a => Math.Sqrt(1 - a)).ToArray();
+        PosteriorVariance = new double[Steps];
+        PosteriorMeanX0 = new double[Steps];
+        PosteriorMeanXt = new double[Steps];
+        for (int t = 0; t < Steps; t++)
+        {
+            double abPrev = AlphaBarPrev(t);
+            PosteriorVariance[t] = Beta[t] * (1 - abPrev) / (1 - AlphaBar[t]);
+            PosteriorMeanX0[t] = Beta[t] * Math.Sqrt(abPrev) / (1 - AlphaBar[t]);
+            PosteriorMeanXt[t] = (1 - abPrev) * Math.Sqrt(Alpha[t]) / (1 - AlphaBar[t]);
+        }
     }
+
+    /// <summary>ᾱ_{t−1}, with ᾱ before the first step = 1.</summary>
+    public double AlphaBarPrev(int t) => t > 0 ? AlphaBar[t - 1] : 1.0;
 
     /// <summary>β rising linearly from 1e-4 to 0.02 over T = 1000 steps (the DDPM paper's schedule), scaled to other T.</summary>
     public static NoiseSchedule Linear(int steps = 1000, double betaStart = 1e-4, double betaEnd = 0.02)
@@ -77,22 +103,27 @@ public sealed class NoiseSchedule
             throw new ShapeMismatchException($"AddNoise: x0 {Shapes.Format(x0.Shape)} and noise {Shapes.Format(noise.Shape)} differ");
         if (x0.Shape[0] != t.Length)
             throw new ShapeMismatchException($"AddNoise: {t.Length} timesteps for a batch of {x0.Shape[0]}");
-        var sa = Gather(AlphaBar.Select(Math.Sqrt).ToArray(), t, x0.Rank);
-        var sn = Gather(AlphaBar.Select(a => Math.Sqrt(1 - a)).ToArray(), t, x0.Rank);
+        var sa = Gather(SqrtAlphaBar, t, x0.Rank);
+        var sn = Gather(SqrtOneMinusAlphaBar, t, x0.Rank);
         return sa * x0 + sn * noise;
     }
 
     /// <summary>The v-prediction target of Salimans &amp; Ho: v = √ᾱ_t·ε − √(1−ᾱ_t)·x₀.</summary>
     public Tensor VelocityTarget(Tensor x0, Tensor noise, int[] t)
     {
-        var sa = Gather(AlphaBar.Select(Math.Sqrt).ToArray(), t, x0.Rank);
-        var sn = Gather(AlphaBar.Select(a => Math.Sqrt(1 - a)).ToArray(), t, x0.Rank);
+        if (!Shapes.SameShape(x0.Shape, noise.Shape) || x0.Shape[0] != t.Length)
+            throw new ShapeMismatchException($"VelocityTarget: x0 {Shapes.Format(x0.Shape)}, noise {Shapes.Format(noise.Shape)} and {t.Length} timesteps do not match");
+        var sa = Gather(SqrtAlphaBar, t, x0.Rank);
+        var sn = Gather(SqrtOneMinusAlphaBar, t, x0.Rank);
         return sa * noise - sn * x0;
     }
 
     /// <summary>Min-SNR-γ loss weights (Hang et al. 2023) for ε-prediction: min(SNR, γ)/SNR; for v-prediction: min(SNR, γ)/(SNR + 1).</summary>
     public Tensor MinSnrWeights(int[] t, double gamma, bool vPrediction)
     {
+        if (!(gamma > 0)) throw new ArgumentOutOfRangeException(nameof(gamma), $"MinSnrWeights: γ must be positive, got {gamma}");
+        foreach (var ti in t)
+            if ((uint)ti >= (uint)Steps) throw new ArgumentOutOfRangeException(nameof(t), $"MinSnrWeights: timestep {ti} is outside [0, {Steps})");
         var w = t.Select(ti => { double snr = Snr(ti); return (float)(Math.Min(snr, gamma) / (vPrediction ? snr + 1 : snr)); }).ToArray();
         return Tensor.Wrap(w, [t.Length]);
     }

@@ -28,7 +28,9 @@ public sealed class Sampler(NoiseSchedule schedule, Prediction prediction)
         if (o.Kind == SamplerKind.Ddpm) return Enumerable.Range(0, schedule.Steps).Reverse().ToArray();
         if (o.Steps < 1 || o.Steps > schedule.Steps)
             throw new ArgumentOutOfRangeException(nameof(o), $"Sampler: DDIM steps must be in [1, {schedule.Steps}], got {o.Steps}");
-        return Enumerable.Range(0, o.Steps).Select(i => (int)Math.Round((double)i * (schedule.Steps - 1) / Math.Max(1, o.Steps - 1))).Distinct().Reverse().ToArray();
+        if (o.Steps == 1) return [schedule.Steps - 1];
+        // Evenly spaced from T−1 down to 0, both ends included.
+        return Enumerable.Range(0, o.Steps).Select(i => (int)Math.Round((double)i * (schedule.Steps - 1) / (o.Steps - 1))).Distinct().Reverse().ToArray();
     }
 
     /// <summary>
@@ -37,25 +39,37 @@ public sealed class Sampler(NoiseSchedule schedule, Prediction prediction)
     /// </summary>
     public Tensor Sample(IDenoiser model, int[] imageShape, int[] labels, SamplerOptions o, Generator g, Action<int, Tensor, Tensor>? onStep = null)
     {
+        if (!(o.Eta >= 0) || float.IsInfinity(o.Eta)) throw new ArgumentOutOfRangeException(nameof(o), $"Sampler: η must be finite and non-negative, got {o.Eta}");
+        if (!float.IsFinite(o.GuidanceScale)) throw new ArgumentOutOfRangeException(nameof(o), $"Sampler: guidance scale must be finite, got {o.GuidanceScale}");
+        if (labels.Length == 0) throw new ArgumentException("Sampler: no labels, so no images to sample");
         using var _ = GradMode.NoGrad();
         var x = Tensor.Randn([labels.Length, .. imageShape], g);
         var steps = Timesteps(o);
         for (int i = 0; i < steps.Length; i++)
         {
             int t = steps[i], prev = i + 1 < steps.Length ? steps[i + 1] : -1;
-            var tt = Enumerable.Repeat(t, labels.Length).ToArray();
-            var output = Guidance.Predict(model, x, tt, labels, o.GuidanceScale);
-            var (x0, eps) = Decompose(x, output, t, o.ClipX0);
-            x = o.Kind == SamplerKind.Ddpm ? DdpmStep(x, x0, t, g) : DdimStep(x0, eps, t, prev, o.Eta, g);
+            (x, var x0) = Step(model, x, labels, t, prev, o, g);
             onStep?.Invoke(i, x, x0);
         }
         return x;
     }
 
+    /// <summary>
+    /// One reverse step from timestep <paramref name="t"/> to <paramref name="prev"/> (−1: to the data): the guided
+    /// network pass, x̂₀ and ε̂, then the DDPM or DDIM update. Returns x_prev and x̂₀.
+    /// </summary>
+    public (Tensor X, Tensor X0) Step(IDenoiser model, Tensor x, int[] labels, int t, int prev, SamplerOptions o, Generator g)
+    {
+        var tt = Enumerable.Repeat(t, labels.Length).ToArray();
+        var output = Guidance.Predict(model, x, tt, labels, o.GuidanceScale);
+        var (x0, eps) = Decompose(x, output, t, o.ClipX0);
+        return (o.Kind == SamplerKind.Ddpm ? DdpmStep(x, x0, t, g) : DdimStep(x0, eps, t, prev, o.Eta, g), x0);
+    }
+
     /// <summary>(x̂₀, ε̂) from the network output at timestep t; x̂₀ optionally clipped to [−1, 1] (ε̂ then re-derived).</summary>
     public (Tensor x0, Tensor eps) Decompose(Tensor xt, Tensor output, int t, bool clip)
     {
-        double ab = schedule.AlphaBar[t], sa = Math.Sqrt(ab), sn = Math.Sqrt(1 - ab);
+        double sa = schedule.SqrtAlphaBar[t], sn = schedule.SqrtOneMinusAlphaBar[t];
         var x0 = prediction == Prediction.Epsilon
             ? (xt - output * (float)sn) * (float)(1 / sa)
             : xt * (float)sa - output * (float)sn;
@@ -64,16 +78,17 @@ public sealed class Sampler(NoiseSchedule schedule, Prediction prediction)
         return (x0, eps);
     }
 
+    /// <summary>x_{t−1} ~ q(x_{t−1} | x_t, x̂₀) = N(μ̃_t, β̃_t I); the mean alone at t = 0.</summary>
     Tensor DdpmStep(Tensor xt, Tensor x0, int t, Generator g)
     {
-        double abPrev = t > 0 ? schedule.AlphaBar[t - 1] : 1.0, ab = schedule.AlphaBar[t], beta = schedule.Beta[t];
-        double c0 = beta * Math.Sqrt(abPrev) / (1 - ab);
-        double ct = (1 - abPrev) * Math.Sqrt(schedule.Alpha[t]) / (1 - ab);
-        var mean = x0 * (float)c0 + xt * (float)ct;
+        var mean = PosteriorMean(xt, x0, t);
         if (t == 0) return mean;
-        double variance = beta * (1 - abPrev) / (1 - ab);
-        return mean + Tensor.Randn(xt.Shape, g) * (float)Math.Sqrt(variance);
+        return mean + Tensor.Randn(xt.Shape, g) * (float)Math.Sqrt(schedule.PosteriorVariance[t]);
     }
+
+    /// <summary>μ̃_t(x_t, x̂₀): the mean of the reverse step p_θ(x_{t−1} | x_t) (with x̂₀ from the network).</summary>
+    public Tensor PosteriorMean(Tensor xt, Tensor x0, int t) =>
+        x0 * (float)schedule.PosteriorMeanX0[t] + xt * (float)schedule.PosteriorMeanXt[t];
 
     Tensor DdimStep(Tensor x0, Tensor eps, int t, int prev, float eta, Generator g)
     {

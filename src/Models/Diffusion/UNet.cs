@@ -4,8 +4,11 @@ using Engine.Random;
 
 namespace Models.Diffusion;
 
-/// <summary>Settings of the W1 UNet-S denoiser.</summary>
-public sealed record UNetConfig(int BaseChannels = 32, int Classes = 10, int Heads = 4, int ImageChannels = 1);
+/// <summary>
+/// Settings of the W1 UNet-S denoiser. <paramref name="BaseChannels"/> is the width ch (a multiple of 8),
+/// <paramref name="ResBlocks"/> the residual blocks per resolution on each side (2 in W1).
+/// </summary>
+public sealed record UNetConfig(int BaseChannels = 32, int Classes = 10, int Heads = 4, int ImageChannels = 1, int ResBlocks = 2);
 
 /// <summary>Sinusoidal timestep features (dim/2 sines then dim/2 cosines) → Linear → SiLU → Linear.</summary>
 public sealed class TimeEmbed : Module
@@ -135,20 +138,25 @@ public sealed class UNet : Module, IDenoiser
         timeEmbed = Child("time_embed", new TimeEmbed(ch, td, g));
         classEmbed = Child("class_embed", new Embedding(config.Classes + 1, td, g));
         convIn = Child("conv_in", new Conv2d(config.ImageChannels, ch, 3, g, padding: 1));
+        int n = config.ResBlocks;
+        if (n < 1) throw new ArgumentException($"UNet: needs at least one residual block per resolution, got {n}");
+        if (c2 % heads != 0) throw new ArgumentException($"UNet: width {c2} at 7×7 does not split into {heads} heads");
+        (int, int)[] Blocks(int first, int rest, int co) => Enumerable.Range(0, n).Select(i => (i == 0 ? first : rest, co)).ToArray();
         down = Child("down", new ModuleList<Level>(
         [
-            new Level([(ch, ch), (ch, ch)], td, false, new Conv2d(ch, ch, 3, g, stride: 2, padding: 1), heads, g),
-            new Level([(ch, c2), (c2, c2)], td, false, new Conv2d(c2, c2, 3, g, stride: 2, padding: 1), heads, g),
-            new Level([(c2, c2), (c2, c2)], td, true, null, heads, g),
+            new Level(Blocks(ch, ch, ch), td, false, new Conv2d(ch, ch, 3, g, stride: 2, padding: 1), heads, g),
+            new Level(Blocks(ch, c2, c2), td, false, new Conv2d(c2, c2, 3, g, stride: 2, padding: 1), heads, g),
+            new Level(Blocks(c2, c2, c2), td, true, null, heads, g),
         ]));
         midRes1 = Child("mid_res1", new ResBlock(c2, c2, td, g));
         midAttn = Child("mid_attn", new AttnBlock(c2, heads, g));
         midRes2 = Child("mid_res2", new ResBlock(c2, c2, td, g));
+        // Each up block takes one skip, popped in reverse: the first at 28×28 meets a 2ch skip, the others ch.
         up = Child("up", new ModuleList<Level>(
         [
-            new Level([(2 * c2, c2), (2 * c2, c2)], td, true, new Conv2d(c2, c2, 3, g, padding: 1), heads, g),
-            new Level([(2 * c2, c2), (2 * c2, c2)], td, false, new Conv2d(c2, c2, 3, g, padding: 1), heads, g),
-            new Level([(c2 + ch, ch), (2 * ch, ch)], td, false, null, heads, g),
+            new Level(Blocks(2 * c2, 2 * c2, c2), td, true, new Conv2d(c2, c2, 3, g, padding: 1), heads, g),
+            new Level(Blocks(2 * c2, 2 * c2, c2), td, false, new Conv2d(c2, c2, 3, g, padding: 1), heads, g),
+            new Level(Blocks(c2 + ch, 2 * ch, ch), td, false, null, heads, g),
         ]));
         normOut = Child("norm_out", new GroupNorm(8, ch));
         convOut = Child("conv_out", new Conv2d(ch, config.ImageChannels, 3, g, padding: 1));

@@ -1,0 +1,80 @@
+using System.Globalization;
+using System.Text.Json;
+using Engine;
+using Engine.Data;
+using Models.Classifier;
+using Models.Evaluation;
+using Spectre.Console;
+
+namespace Cli.Commands;
+
+/// <summary>
+/// <c>engine eval &lt;model&gt; [--checkpoint F] [--classifier F] [--samples N] [--data DIR] [--json]</c>: the metrics of the
+/// results table. <c>data</c> measures the floor: the FCD of real training images against the test set.
+/// </summary>
+public static class EvalCommand
+{
+    static readonly Dictionary<string, Func<Args, EvalContext, IReadOnlyList<Metric>>> Models = new()
+    {
+        ["data"] = EvalData,
+        ["pixelcnn"] = PixelCnnCommands.Eval,
+        ["vae"] = VaeCommands.Eval,
+        ["gan"] = GanCommands.Eval,
+    };
+
+    public static IEnumerable<string> ModelNames => Models.Keys;
+
+    /// <summary>One measured quantity, printed as a table row or a JSON field.</summary>
+    public sealed record Metric(string Name, double Value, string Unit);
+
+    /// <summary>What every evaluation shares: the fixed classifier, the test set and its feature statistics.</summary>
+    public sealed class EvalContext(ClassifierMetrics metrics, ImageDataset test, string? dataDir, int samples)
+    {
+        public ClassifierMetrics Metrics { get; } = metrics;
+        public ImageDataset Test { get; } = test;
+        public string? DataDir { get; } = dataDir;
+        /// <summary>How many images FCD compares (fixed, and stated in every table).</summary>
+        public int Samples { get; } = samples;
+        FeatureStatistics? testStats;
+        public FeatureStatistics TestStatistics => testStats ??= Metrics.Statistics(Test.Images.Narrow(0, 0, Math.Min(Samples, Test.Count)));
+    }
+
+    public static int Run(Args args)
+    {
+        if (args.Positionals.Count != 1 || !Models.TryGetValue(args.Positionals[0], out var eval))
+            throw new UsageException($"name one model to evaluate: {string.Join(", ", Models.Keys)}");
+        string classifierPath = args.String("classifier", ClassifierCheckpoint.DefaultPath);
+        int samples = args.Int("samples", 10_000, 2, 1_000_000);
+        string? dataDir = args.String("data");
+        bool json = args.Flag("json");
+
+        var test = FashionMnist.Load(dataDir, DataSplit.Test);
+        var context = new EvalContext(new ClassifierMetrics(ClassifierCheckpoint.Load(classifierPath)), test, dataDir, samples);
+        var metrics = eval(args, context);
+
+        if (json)
+            Console.WriteLine(JsonSerializer.Serialize(metrics.ToDictionary(m => m.Name, m => Math.Round(m.Value, 6))));
+        else
+        {
+            var table = new Table().AddColumns("metric", "value", "unit");
+            foreach (var m in metrics) table.AddRow(m.Name, m.Value.ToString("G6", CultureInfo.InvariantCulture), m.Unit);
+            AnsiConsole.Write(table);
+        }
+        return 0;
+    }
+
+    /// <summary>The floor of the table: real training images against the test set, same sample count.</summary>
+    static IReadOnlyList<Metric> EvalData(Args args, EvalContext c)
+    {
+        args.RejectUnknown();
+        var train = FashionMnist.Load(c.DataDir, DataSplit.Train);
+        int n = Math.Min(c.Samples, train.Count);
+        var images = train.Images.Narrow(0, 0, n);
+        return
+        [
+            new("fcd", c.Metrics.Fcd(c.TestStatistics, images), $"train vs test, {n} vs {c.TestStatistics.Count} images"),
+            new("conditional_accuracy", c.Metrics.ConditionalAccuracy(images, train.Labels[..n]), "fraction (classifier on training images)"),
+            new("classifier_test_accuracy", c.Metrics.ConditionalAccuracy(c.Test.Images, c.Test.Labels), "fraction"),
+        ];
+    }
+}

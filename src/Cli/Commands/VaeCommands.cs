@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Globalization;
+using Engine;
+using Engine.Autograd;
+using Engine.Data;
+using Engine.IO;
+using Engine.Optim;
+using Engine.Random;
+using Models.Vae;
+using Spectre.Console;
+
+namespace Cli.Commands;
+
+/// <summary>
+/// <c>engine train vae</c>, <c>engine sample vae</c> and <c>engine eval vae</c>: the convolutional VAE, its ELBO
+/// (two terms) and importance-weighted bounds, and its pictures.
+/// </summary>
+public static class VaeCommands
+{
+    /// <summary>
+    /// <c>engine train vae [--likelihood bernoulli|logistic] [--latent Z] [--width W] [--steps N] [--batch B] [--lr LR]
+    /// [--iwae-images N] [--k 1,10,100,1000] [--data DIR] [--seed S] [--out DIR]</c>.
+    /// </summary>
+    public static int Train(Args args, string commandLine)
+    {
+        var likelihood = ParseLikelihood(args.String("likelihood", "bernoulli"));
+        var config = new VaeConfig(args.Int("latent", 16, 1, 1024), args.Int("width", 32, 1, 1024), likelihood);
+        int steps = args.Int("steps", 3000, 1, 10_000_000), batch = args.Int("batch", 64, 1, 4096);
+        float lr = args.Float("lr", 1e-3f);
+        int iwaeImages = args.Int("iwae-images", 100, 1, 100_000);
+        var ks = ParseKs(args.String("k", "1,10,100,1000"));
+        string? dataDir = args.String("data");
+        string outDir = FamilyRun.PrepareOut(args.String("out", Path.Combine("runs", "vae")));
+        ulong seed = (ulong)args.Int("seed", 0, 0);
+        args.RejectUnknown();
+
+        var train = FashionMnist.Load(dataDir, DataSplit.Train);
+        var test = FashionMnist.Load(dataDir, DataSplit.Test);
+        var g = new Generator(seed);
+        var vae = new ConvVae(config, g);
+        AnsiConsole.MarkupLine($"[bold]train vae[/]: {Markup.Escape(config.ToString())}, {vae.ParameterCount():N0} parameters, on {train.Count:N0} images from {Markup.Escape(train.Source)}");
+        var opt = new AdamW(vae.Parameters(), lr: lr, weightDecay: 0f) { Schedule = LrSchedule.Cosine(lr, steps, warmupSteps: Math.Min(100, steps / 10)) };
+        var losses = new List<float>(); var recon = new List<float>(); var kl = new List<float>();
+        var noise = new Generator(seed + 1);
+        var elapsed = FamilyRun.Train(train, steps, batch, seed, (_, x, _) =>
+        {
+            var terms = vae.Elbo(vae.Target(x, noise), noise);
+            opt.ZeroGrad();
+            terms.Loss.Backward();
+            opt.Step();
+            losses.Add(-terms.Elbo); recon.Add(terms.Reconstruction); kl.Add(terms.Kl);
+            return $"ELBO {-FamilyRun.Recent(losses):F1} = recon {FamilyRun.Recent(recon):F1} − KL {FamilyRun.Recent(kl):F1} nats";
+        });
+        AnsiConsole.MarkupLine($"training took {elapsed.TotalSeconds:F0} s");
+
+        var report = Bounds(vae, test, iwaeImages, ks, seed + 2);
+        string ckpt = Path.Combine(outDir, "vae.safetensors");
+        vae.Save(ckpt, new Dictionary<string, string>
+        {
+            ["command"] = commandLine, ["steps"] = steps.ToString(CultureInfo.InvariantCulture), ["batch"] = batch.ToString(CultureInfo.InvariantCulture),
+            ["train_seconds"] = elapsed.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture), ["train_source"] = train.Source,
+            ["test_elbo"] = report.Elbo.ToString("F3", CultureInfo.InvariantCulture),
+            ["test_iwae"] = string.Join(",", report.Iwae.Select(p => $"{p.K}:{p.Bound.ToString("F3", CultureInfo.InvariantCulture)}")),
+        });
+        string curve = Path.Combine(outDir, "loss.png");
+        LossPlot.Save(curve, losses, $"VAE ({likelihood}): −ELBO per image (nats)");
+        var pictures = WritePictures(vae, test, outDir, seed + 3);
+        FamilyRun.Wrote([ckpt, curve, .. pictures]);
+        return 0;
+    }
+
+    /// <summary><c>engine sample vae --checkpoint F [--n N] [--seed S] [--out grid.png]</c>: decoder means of prior samples.</summary>
+    public static int Sample(Args args)
+    {
+        string ckpt = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
+        int n = args.Int("n", 100, 1, 10_000);
+        ulong seed = (ulong)args.Int("seed", 1, 0);
+        string outPath = args.String("out", Path.Combine("runs", "vae", "samples.png"));
+        args.RejectUnknown();
+        var (vae, _) = ConvVae.Load(ckpt);
+        var clock = Stopwatch.StartNew();
+        var images = PriorSamples(vae, n, new Generator(seed));
+        AnsiConsole.MarkupLine($"sampled {n} images in {clock.Elapsed.TotalSeconds:F2} s: [bold]{n / clock.Elapsed.TotalSeconds:F0} images/s[/]");
+        ImageGrid.Write(outPath, images, columns: 10);
+        FamilyRun.Wrote(outPath);
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>engine eval vae --checkpoint F [--images N] [--k 1,10,100,1000,5000] [--seed S] [--pictures DIR]</c>: ELBO and
+    /// IWAE bounds on the first N test images (nats/image; bits/dim for the logistic decoder), and the FCD of prior samples.
+    /// </summary>
+    public static IReadOnlyList<EvalCommand.Metric> Eval(Args args, EvalCommand.EvalContext c)
+    {
+        string ckpt = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
+        int images = args.Int("images", 100, 1, 100_000);
+        var ks = ParseKs(args.String("k", "1,10,100,1000,5000"));
+        string? pictures = args.String("pictures");
+        ulong seed = (ulong)args.Int("seed", 2, 0);
+        args.RejectUnknown();
+        var (vae, meta) = ConvVae.Load(ckpt);
+        var report = Bounds(vae, c.Test, images, ks, seed);
+        if (pictures is not null) FamilyRun.Wrote(WritePictures(vae, c.Test, FamilyRun.PrepareOut(pictures), seed + 1));
+        bool logistic = vae.Config.Likelihood == VaeLikelihood.Logistic;
+        string data = logistic ? "8-bit test images" : "binarised test images";
+        var metrics = new List<EvalCommand.Metric> { new("elbo", report.Elbo, $"nats/image, {report.Images} {data}") };
+        metrics.AddRange(report.Iwae.Select(p => new EvalCommand.Metric($"iwae_k{p.K}", p.Bound, $"nats/image, {report.Images} {data}")));
+        if (logistic)
+        {
+            metrics.Add(new("elbo_bits_per_dim", VaeBoundReport.ToBitsPerDim(report.Elbo), "bound"));
+            metrics.AddRange(report.Iwae.Select(p => new EvalCommand.Metric($"iwae_k{p.K}_bits_per_dim", VaeBoundReport.ToBitsPerDim(p.Bound), "estimate")));
+        }
+        var clock = Stopwatch.StartNew();
+        var samples = PriorSamples(vae, c.Samples, new Generator(seed + 2));
+        var cost = Models.Evaluation.SamplingCost.Measure(c.Samples, clock.Elapsed.TotalSeconds, 1);
+        metrics.Add(new("fcd", c.Metrics.Fcd(c.TestStatistics, samples), $"{c.Samples} prior samples (decoder means) vs {c.TestStatistics.Count} test images"));
+        metrics.Add(new("sampling_seconds_per_1000", cost.SecondsPer1000Images, "one decoder pass per image"));
+        metrics.Add(new("train_seconds", double.Parse(meta.GetValueOrDefault("train_seconds", "NaN"), CultureInfo.InvariantCulture), meta.GetValueOrDefault("command", "")));
+        return metrics;
+    }
+
+    /// <summary>ELBO and IWAE bounds on the first <paramref name="images"/> test images, printed as a table.</summary>
+    static VaeBoundReport Bounds(ConvVae vae, ImageDataset test, int images, int[] ks, ulong seed)
+    {
+        int n = Math.Min(images, test.Count);
+        var g = new Generator(seed);
+        // Bernoulli: one fixed stochastic binarisation of the test images (seeded); Logistic: the 8-bit images.
+        var targets = vae.Target(test.Images.Narrow(0, 0, n).Contiguous(), g);
+        var clock = Stopwatch.StartNew();
+        VaeBoundReport report = null!;
+        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new RemainingTimeColumn()).Start(ctx =>
+        {
+            var task = ctx.AddTask($"IWAE k ≤ {ks.Max()}", maxValue: n);
+            report = VaeBounds.Evaluate(vae, targets, ks, g, done => task.Value = done);
+        });
+        bool logistic = vae.Config.Likelihood == VaeLikelihood.Logistic;
+        var table = new Table().AddColumns("bound", "log p(x) ≥ (nats/image)", logistic ? "bits/dim" : "");
+        table.AddRow("ELBO", report.Elbo.ToString("F2", CultureInfo.InvariantCulture), logistic ? VaeBoundReport.ToBitsPerDim(report.Elbo).ToString("F4", CultureInfo.InvariantCulture) : "");
+        foreach (var (k, b) in report.Iwae)
+            table.AddRow($"IWAE k={k}", b.ToString("F2", CultureInfo.InvariantCulture), logistic ? VaeBoundReport.ToBitsPerDim(b).ToString("F4", CultureInfo.InvariantCulture) : "");
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine($"on {n} test images ({(logistic ? "8-bit, discretised logistic" : "binarised once with a fixed seed, Bernoulli")}), {clock.Elapsed.TotalSeconds:F0} s");
+        return report;
+    }
+
+    static string[] WritePictures(ConvVae vae, ImageDataset test, string outDir, ulong seed)
+    {
+        var sample = test.Images.Narrow(0, 20, 20).Contiguous();
+        string recon = Path.Combine(outDir, "reconstructions.png"), interp = Path.Combine(outDir, "interpolations.png");
+        string grid = Path.Combine(outDir, "latent_grid.png"), samples = Path.Combine(outDir, "samples.png");
+        ImageGrid.Write(recon, VaePictures.Reconstructions(vae, sample), columns: 10);
+        ImageGrid.Write(interp, VaePictures.Interpolations(vae, test.Images.Narrow(0, 100, 16).Contiguous(), 10), columns: 10);
+        var axes = VaePictures.MostUsedAxes(vae, test.Images.Narrow(0, 0, 500).Contiguous());
+        ImageGrid.Write(grid, VaePictures.LatentGrid(vae, 15, axes), columns: 15);
+        ImageGrid.Write(samples, PriorSamples(vae, 100, new Generator(seed)), columns: 10);
+        AnsiConsole.MarkupLine($"latent grid over axes {axes.A} and {axes.B} (the two with the largest KL)");
+        return [recon, interp, grid, samples];
+    }
+
+    static Tensor PriorSamples(ConvVae vae, int n, Generator g, int batch = 500)
+    {
+        using var _ = GradMode.NoGrad();
+        var parts = new List<Tensor>();
+        for (int i = 0; i < n; i += batch)
+            parts.Add(vae.MeanImage(vae.Decode(Tensor.Randn([Math.Min(batch, n - i), vae.Config.Latent], g))));
+        return Tensor.Cat([.. parts], 0);
+    }
+
+    static VaeLikelihood ParseLikelihood(string s) => s switch
+    {
+        "bernoulli" => VaeLikelihood.Bernoulli,
+        "logistic" => VaeLikelihood.Logistic,
+        _ => throw new UsageException($"--likelihood: '{s}' is not bernoulli or logistic"),
+    };
+
+    static int[] ParseKs(string s)
+    {
+        var parts = s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var ks = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out ks[i]) || ks[i] < 1 || ks[i] > 100_000)
+                throw new UsageException($"--k: '{parts[i]}' is not a sample count in [1, 100000]");
+        return ks.Length > 0 ? ks : throw new UsageException("--k: give at least one sample count");
+    }
+}

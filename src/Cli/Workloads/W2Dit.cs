@@ -1,0 +1,41 @@
+using Engine;
+using Engine.Autograd;
+using Engine.Nn;
+using Engine.Optim;
+using Engine.Random;
+using Models.Diffusion;
+using Models.Dit;
+
+namespace Cli.Workloads;
+
+/// <summary>W2: the DiT-T/2 denoiser at batch 64 — one AdamW training step, and one classifier-free-guided sampling step (128 images through the net).</summary>
+public static class W2Dit
+{
+    public const int Batch = 64;
+
+    public static IReadOnlyList<BenchCase> Cases()
+    {
+        var g = new Generator(1);
+        var net = new DiT(new DitConfig(), g);
+        foreach (var p in net.Parameters()) Init.Normal(p, g, 0f, 0.02f);      // no zero-initialised branch skipped by accident
+        var opt = new AdamW(net.Parameters(), 1e-4f);
+        var x = Tensor.Randn([Batch, 1, 28, 28], g);
+        var t = Enumerable.Range(0, Batch).Select(_ => g.NextInt(1000)).ToArray();
+        var y = Enumerable.Range(0, Batch).Select(_ => g.NextInt(11)).ToArray();
+        var labels = Enumerable.Range(0, Batch).Select(i => i % 10).ToArray();
+        return
+        [
+            new("W2", "train step B=64", "engine", () =>
+            {
+                opt.ZeroGrad();
+                Losses.MseLoss(net.Forward(x, t, y), x).Backward();
+                opt.Step();
+            }, 0),
+            new("W2", "CFG sampling step B=64 (2×64 evals)", "engine", () =>
+            {
+                using var _ = GradMode.NoGrad();
+                Guidance.Predict(net, x, Enumerable.Repeat(500, Batch).ToArray(), labels, 3f);
+            }, 0),
+        ];
+    }
+}

@@ -1,0 +1,404 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Kernels.Cpu;
+
+// Dimension letters as in Conv.cs. P = Cg·Kh·Kw (patch size), L = Ho·Wo (output positions), Og = Cout/groups.
+// A block is a run of whole output rows of one image whose patch matrix (P × its columns) fits in L2.
+
+/// <summary>
+/// Convolution as blocked GEMM on the <see cref="GemmMicroKernel"/> register tile, without a whole-image column
+/// matrix. The weights are packed once per call; each work item (image, group, block of output rows) unrolls its
+/// patches into a per-thread L2-sized buffer (<see cref="ConvPatches"/>) and sweeps 14×32 tiles over it.
+/// <list type="bullet">
+/// <item>forward: Y[Og, block] = W[Og, P] · patches[P, block], bias added while the block is in cache;</item>
+/// <item>input gradient (stride 1): the convolution of dy with the flipped, transposed weights and padding
+/// d·(K − 1) − pad, so it is the forward kernel with depth P' = Og·Kh·Kw, no column scatter; other strides
+/// multiply Wᵀ·dy block by block and scatter each block's columns back (col2im);</item>
+/// <item>weight gradient: dW[Og, P] += dy[Og, block] · patches[P, block]ᵀ with depth = the block's positions,
+/// each thread summing its items into a private partial.</item>
+/// </list>
+/// Work items are spread over <see cref="Parallelism.MaxThreads"/> threads; per-thread buffers are reused across calls.
+/// </summary>
+public static unsafe class ConvBlocked
+{
+    const int Mr = GemmMicroKernel.Mr, Nr = GemmMicroKernel.Nr;
+
+    /// <summary>Below this many multiply-adds a call stays on the calling thread.</summary>
+    public const long ParallelThreshold = 1L << 20;
+
+    /// <summary>Floats of one patch block (P × block columns): 512 KB, half of a Zen 5 core's L2.</summary>
+    public const int BlockFloats = 1 << 17;
+
+    static bool Supported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+
+    /// <summary>y = conv(x, w) + bias; see <see cref="Conv2dForwardKernel"/>.</summary>
+    public static void Forward(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y)
+    {
+        g.Check("Conv2d blocked", x.Length, w.Length, y.Length);
+        if (!bias.IsEmpty && bias.Length != g.OutChannels) throw new ArgumentException($"Conv2d blocked: {bias.Length} biases for {g.OutChannels} channels");
+        if (g.OutputLength == 0) return;
+        if (!Supported) { ConvIm2col.Forward(g, x, w, bias, y); return; }
+        fixed (float* xp = x, wp = w, bp = bias, yp = y)
+            ForwardCore(g, xp, wp, bias.IsEmpty ? null : bp, yp);
+    }
+
+    /// <summary>dx of a convolution; see <see cref="Conv2dInputGradKernel"/>.</summary>
+    public static void InputGrad(in Conv2dGeometry g, ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx)
+    {
+        g.Check("Conv2d blocked input grad", dx.Length, w.Length, dy.Length);
+        if (g.InputLength == 0) return;
+        if (g.OutputLength == 0) { dx.Clear(); return; }
+        if (!Supported) { ConvIm2col.InputGrad(g, dy, w, dx); return; }
+        if (g.StrideH != 1 || g.StrideW != 1)
+        {
+            fixed (float* dyp = dy, wp = w, dxp = dx)
+                StridedInputGradCore(g, dyp, wp, dxp);
+            return;
+        }
+        // dx[ci, ih, iw] = Σ dy[co, ih + padH − ki·dH, iw + padW − kj·dW] · w[co, ci, ki, kj]: a convolution of dy
+        // (Cout channels, Ho×Wo) by w flipped in space with in/out channels swapped, padding d·(K − 1) − pad.
+        var t = new Conv2dGeometry(g.Batch, g.OutChannels, g.OutH, g.OutW, g.InChannels, g.KernelH, g.KernelW, 1, 1,
+            g.DilationH * (g.KernelH - 1) - g.PadH, g.DilationW * (g.KernelW - 1) - g.PadW, g.DilationH, g.DilationW, g.Groups,
+            g.InH, g.InW);
+        float[] flipped = ArrayPool<float>.Shared.Rent(g.WeightLength);
+        try
+        {
+            FlipWeights(g, w, flipped);
+            fixed (float* dyp = dy, fp = flipped, dxp = dx)
+                ForwardCore(t, dyp, fp, null, dxp);
+        }
+        finally { ArrayPool<float>.Shared.Return(flipped); }
+    }
+
+    /// <summary>
+    /// dx for strides above 1: per image and group, each block's column gradient Wᵀ[P, Og]·dy[Og, block] is scattered
+    /// back onto the pixels its patches read (col2im), block by block, so the column matrix never exceeds L2.
+    /// </summary>
+    static void StridedInputGradCore(Conv2dGeometry g, float* dy, float* w, float* dx)
+    {
+        int og = g.OutPerGroup, p = g.PatchSize;
+        nint packedPerGroup = (nint)(p + Mr) * og + GemmPacking.Slack;
+        float* wPack = (float*)NativeMemory.AlignedAlloc((nuint)(packedPerGroup * g.Groups) * sizeof(float), 64);
+        try
+        {
+            for (int grp = 0; grp < g.Groups; grp++)
+                GemmPacking.PackA(true, w + (nint)grp * og * p, p, 0, p, 0, og, wPack + grp * packedPerGroup);
+            var (rows, blocks) = Blocking(g);
+            int ld = BlockStride(g, rows);
+            var job = new StridedInputGradJob(g, dy, wPack, packedPerGroup, dx, rows, blocks, ld);
+            ForEachItem(g, g.Batch * g.Groups, job.Item);
+        }
+        finally { NativeMemory.AlignedFree(wPack); }
+    }
+
+    sealed class StridedInputGradJob(Conv2dGeometry g, float* dy, float* wPack, nint packedPerGroup, float* dx, int rows, int blocks, int ld)
+    {
+        /// <summary>One image and group: its blocks scatter into the same planes, so they stay on one thread.</summary>
+        public void Item(int item)
+        {
+            int grp = item % g.Groups, n = item / g.Groups;
+            int og = g.OutPerGroup, p = g.PatchSize, l = g.OutPlane;
+            float* dxg = dx + ((nint)n * g.InChannels + grp * g.InPerGroup) * g.InPlane;
+            new Span<float>(dxg, g.InPerGroup * g.InPlane).Clear();
+            float* dyg = dy + ((nint)n * g.OutChannels + grp * og) * l;
+            var scratch = Scratch.ForThisThread((nint)p * ld, 0, (nint)ld * og);
+            for (int block = 0; block < blocks; block++)
+            {
+                int oh0 = block * rows, oh1 = Math.Min(g.OutH, oh0 + rows), cols = (oh1 - oh0) * g.OutW;
+                GemmPacking.PackB(false, dyg, l, 0, og, oh0 * g.OutW, cols, scratch.B);
+                Multiply(p, cols, og, wPack + grp * packedPerGroup, og, 0, scratch.B, og, Nr, scratch.Patches, ld, 0f);
+                ConvPatches.ScatterAdd(g, scratch.Patches, ld, oh0, oh1, dxg);
+            }
+        }
+    }
+
+    /// <summary>wf[ci, co_g, a, b] = w[co, ci_g, Kh − 1 − a, Kw − 1 − b] within each group: the weights of the transposed convolution.</summary>
+    static void FlipWeights(in Conv2dGeometry g, ReadOnlySpan<float> w, Span<float> wf)
+    {
+        int cg = g.InPerGroup, og = g.OutPerGroup, kh = g.KernelH, kw = g.KernelW, kk = kh * kw;
+        for (int grp = 0; grp < g.Groups; grp++)
+            for (int cl = 0; cl < cg; cl++)
+                for (int ol = 0; ol < og; ol++)
+                {
+                    var src = w.Slice(((grp * og + ol) * cg + cl) * kk, kk);
+                    var dst = wf.Slice(((grp * cg + cl) * og + ol) * kk, kk);
+                    for (int i = 0; i < kk; i++) dst[i] = src[kk - 1 - i];
+                }
+    }
+
+    /// <summary>dw summed over the batch; see <see cref="Conv2dWeightGradKernel"/>.</summary>
+    public static void WeightGrad(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw)
+    {
+        g.Check("Conv2d blocked weight grad", x.Length, dw.Length, dy.Length);
+        dw.Clear();
+        if (g.Batch == 0 || g.OutPlane == 0 || dw.IsEmpty) return;
+        if (!Supported) { ConvIm2col.WeightGrad(g, x, dy, dw); return; }
+        fixed (float* xp = x, dyp = dy, dwp = dw)
+            WeightGradCore(g, xp, dyp, dwp);
+    }
+
+    /// <summary>
+    /// db[c] = Σ dy[·, c, ·]; see <see cref="Conv2dBiasGradKernel"/>. Each (image, channel) plane is summed in 16 float
+    /// lanes, the planes of a channel in double; channels are spread over the threads.
+    /// </summary>
+    public static void BiasGrad(int batch, int channels, int plane, ReadOnlySpan<float> dy, Span<float> db)
+    {
+        ConvReference.CheckBiasGrad("Conv2d blocked bias grad", batch, channels, plane, dy.Length, db.Length);
+        fixed (float* dyp = dy, dbp = db)
+        {
+            float* d = dyp, o = dbp;
+            Parallelism.For(channels, (long)batch * plane, c =>
+            {
+                double s = 0;
+                for (int n = 0; n < batch; n++) s += PlaneSum(d + ((nint)n * channels + c) * plane, plane);
+                o[c] = (float)s;
+            });
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float PlaneSum(float* x, int n)
+    {
+        var a0 = Vector512<float>.Zero; var a1 = Vector512<float>.Zero;
+        int i = 0;
+        for (; i + 32 <= n; i += 32) { a0 += Vector512.Load(x + i); a1 += Vector512.Load(x + i + 16); }
+        if (i + 16 <= n) { a0 += Vector512.Load(x + i); i += 16; }
+        float s = Vector512.Sum(a0 + a1);
+        for (; i < n; i++) s += x[i];
+        return s;
+    }
+
+    /// <summary>Output rows per block, and the number of blocks per image.</summary>
+    static (int rows, int blocks) Blocking(in Conv2dGeometry g)
+    {
+        int maxRows = Math.Clamp(BlockFloats / Math.Max(1, g.PatchSize * g.OutW), 1, Math.Max(1, g.OutH));
+        // Fewest padded columns over the whole plane (each block is rounded up to whole 32-column panels); ties go to taller blocks.
+        int best = maxRows; long bestCols = long.MaxValue;
+        for (int r = maxRows; r >= 1; r--)
+        {
+            int blocks = (g.OutH + r - 1) / r, last = g.OutH - (blocks - 1) * r;
+            long cols = (long)(blocks - 1) * RoundUp(r * g.OutW, Nr) + RoundUp(last * g.OutW, Nr);
+            if (cols < bestCols) { bestCols = cols; best = r; }
+        }
+        return (best, (g.OutH + best - 1) / best);
+    }
+
+    /// <summary>The row stride of a patch block: whole panels, nudged off multiples of 1 KB so the rows do not share L1 sets.</summary>
+    static int BlockStride(in Conv2dGeometry g, int rows)
+    {
+        int ld = RoundUp(rows * g.OutW, Nr);
+        return ld % 256 == 0 ? ld + 16 : ld;
+    }
+
+    static int RoundUp(int v, int unit) => (v + unit - 1) / unit * unit;
+
+    /// <summary>Forward over raw pointers; the geometry may have negative padding (see <see cref="InputGrad"/>).</summary>
+    static void ForwardCore(Conv2dGeometry g, float* x, float* w, float* bias, float* y)
+    {
+        int og = g.OutPerGroup, p = g.PatchSize;
+        nint packedPerGroup = (nint)(og + Mr) * p + GemmPacking.Slack;
+        float* wPack = (float*)NativeMemory.AlignedAlloc((nuint)(packedPerGroup * g.Groups) * sizeof(float), 64);
+        try
+        {
+            for (int grp = 0; grp < g.Groups; grp++)
+                GemmPacking.PackA(false, w + (nint)grp * og * p, p, 0, og, 0, p, wPack + grp * packedPerGroup);
+            var (rows, blocks) = Blocking(g);
+            int ld = BlockStride(g, rows);
+            var job = new ForwardJob(g, x, wPack, packedPerGroup, bias, y, rows, blocks, ld);
+            ForEachItem(g, g.Batch * g.Groups * blocks, job.Item);
+        }
+        finally { NativeMemory.AlignedFree(wPack); }
+    }
+
+    sealed class ForwardJob(Conv2dGeometry g, float* x, float* wPack, nint packedPerGroup, float* bias, float* y, int rows, int blocks, int ld)
+    {
+        public void Item(int item)
+        {
+            int block = item % blocks, grp = item / blocks % g.Groups, n = item / blocks / g.Groups;
+            int og = g.OutPerGroup, p = g.PatchSize, l = g.OutPlane;
+            int oh0 = block * rows, oh1 = Math.Min(g.OutH, oh0 + rows), cols = (oh1 - oh0) * g.OutW;
+            float* xg = x + ((nint)n * g.InChannels + grp * g.InPerGroup) * g.InPlane;
+            float* c = y + ((nint)n * g.OutChannels + grp * og) * l + oh0 * g.OutW;
+            float* a = wPack + grp * packedPerGroup;
+            if (IsPointwise(g))
+            {
+                // The image is its own patch matrix: whole panels are read in place; a ragged last panel is copied,
+                // zero-padded, so no read runs past the input.
+                int full = cols / Nr * Nr;
+                var s = Scratch.ForThisThread((nint)p * Nr);
+                Multiply(og, full, p, a, p, 0, xg + oh0 * g.OutW, 1, g.InPlane, c, l, 0f);
+                if (full < cols)
+                {
+                    for (int i = 0; i < p; i++)
+                    {
+                        var dst = new Span<float>(s.Patches + (nint)i * Nr, Nr);
+                        new ReadOnlySpan<float>(xg + (nint)i * g.InPlane + oh0 * g.OutW + full, cols - full).CopyTo(dst);
+                        dst[(cols - full)..].Clear();
+                    }
+                    Multiply(og, cols - full, p, a, p, 0, s.Patches, 1, Nr, c + full, l, 0f);
+                }
+            }
+            else
+            {
+                var scratch = Scratch.ForThisThread((nint)p * ld);
+                ConvPatches.Fill(g, xg, oh0, oh1, scratch.Patches, ld);
+                // Depth blocks keep each 32-column B micro-panel in L1 while the A panels pass.
+                for (int pc = 0, kb; pc < p; pc += kb)
+                {
+                    kb = Math.Min(DepthBlock(p), p - pc);
+                    Multiply(og, cols, kb, a, p, pc, scratch.Patches + (nint)pc * ld, 1, ld, c, l, pc == 0 ? 0f : 1f);
+                }
+            }
+            if (bias != null)
+                for (int i = 0; i < og; i++) AddScalar(c + (nint)i * l, cols, bias[grp * og + i]);
+        }
+    }
+
+    static void WeightGradCore(Conv2dGeometry g, float* x, float* dy, float* dw)
+    {
+        var (rows, blocks) = Blocking(g);
+        int ld = BlockStride(g, rows);
+        var job = new WeightGradJob(g, x, dy, rows, blocks, ld);
+        int items = g.Batch * g.Groups * blocks;
+        if (!UseThreads(g, items)) { for (int i = 0; i < items; i++) job.Item(i, dw); return; }
+        // A fixed split into contiguous ranges, one zeroed partial each, added into dw in range order: the sum
+        // does not depend on which thread ran what, so training runs repeat bit for bit.
+        int chunks = Math.Min(Parallelism.MaxThreads, items);
+        var partials = new float[chunks][];
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Parallelism.MaxThreads }, c =>
+        {
+            var partial = partials[c] = ArrayPool<float>.Shared.Rent(g.WeightLength);
+            partial.AsSpan(0, g.WeightLength).Clear();
+            fixed (float* pp = partial)
+                for (int i = (int)((long)items * c / chunks), end = (int)((long)items * (c + 1) / chunks); i < end; i++) job.Item(i, pp);
+        });
+        foreach (var partial in partials)
+        {
+            Elementwise.Axpy(1f, partial.AsSpan(0, g.WeightLength), new Span<float>(dw, g.WeightLength));
+            ArrayPool<float>.Shared.Return(partial);
+        }
+    }
+
+    sealed class WeightGradJob(Conv2dGeometry g, float* x, float* dy, int rows, int blocks, int ld)
+    {
+        /// <summary>dw += the contribution of one item (image, group, block of output rows).</summary>
+        public void Item(int item, float* dw)
+        {
+            int block = item % blocks, grp = item / blocks % g.Groups, n = item / blocks / g.Groups;
+            int og = g.OutPerGroup, p = g.PatchSize, l = g.OutPlane;
+            int oh0 = block * rows, oh1 = Math.Min(g.OutH, oh0 + rows), cols = (oh1 - oh0) * g.OutW;
+            bool pointwise = IsPointwise(g);
+            var scratch = Scratch.ForThisThread(pointwise ? 0 : (nint)p * ld, (nint)(og + Mr) * cols, (nint)RoundUp(p, Nr) * cols);
+            float* xg = x + ((nint)n * g.InChannels + grp * g.InPerGroup) * g.InPlane;
+            if (!pointwise) ConvPatches.Fill(g, xg, oh0, oh1, scratch.Patches, ld);
+            // A = dy[Og, block] packed in 14-row panels, B = patchesᵀ packed in 32-column panels (for a pointwise
+            // convolution straight from the image); depth = the block's positions.
+            GemmPacking.PackA(false, dy + ((nint)n * g.OutChannels + grp * og) * l, l, 0, og, oh0 * g.OutW, cols, scratch.A);
+            if (pointwise) GemmPacking.PackB(true, xg, g.InPlane, oh0 * g.OutW, cols, 0, p, scratch.B);
+            else GemmPacking.PackB(true, scratch.Patches, ld, 0, cols, 0, p, scratch.B);
+            Multiply(og, p, cols, scratch.A, cols, 0, scratch.B, cols, Nr, dw + (nint)grp * og * p, p, 1f);
+        }
+    }
+
+    /// <summary>A 1×1 convolution with stride 1 and no padding: the image already is its patch matrix.</summary>
+    static bool IsPointwise(in Conv2dGeometry g) =>
+        g.KernelH == 1 && g.KernelW == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0 && g.OutH == g.InH && g.OutW == g.InW;
+
+    static bool UseThreads(in Conv2dGeometry g, int items) => items > 1 && Parallelism.MaxThreads > 1 && g.MacCount >= ParallelThreshold;
+
+    static void ForEachItem(in Conv2dGeometry g, int items, Action<int> item)
+    {
+        if (UseThreads(g, items)) Parallel.For(0, items, new ParallelOptions { MaxDegreeOfParallelism = Parallelism.MaxThreads }, item);
+        else for (int i = 0; i < items; i++) item(i);
+    }
+
+    /// <summary>Depth per block: the patch depth split evenly into blocks of at most 320 (a 32-wide B micro-panel of ≤ 40 KB).</summary>
+    static int DepthBlock(int p)
+    {
+        int blocks = (p + 319) / 320;
+        return (p + blocks - 1) / blocks;
+    }
+
+    /// <summary>
+    /// C[m, n] = A·B + β·C over whole 14×32 tiles, depth k. A is packed with depth <paramref name="aDepth"/> (panel of
+    /// rows ir at a + ir·aDepth) and this product uses its depth steps from <paramref name="a0"/> on; the B panel of
+    /// columns jr starts at b + jr·<paramref name="panelScale"/> and steps <paramref name="bStep"/> floats per depth step
+    /// (in place: scale 1, step = row stride; packed: scale k, step 32). Edge tiles go through a scratch tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Multiply(int m, int n, int k, float* a, int aDepth, int a0, float* b, nint panelScale, nint bStep, float* c, nint ldc, float beta)
+    {
+        float* edge = stackalloc float[Mr * Nr + 16];
+        edge = (float*)(((nint)edge + 63) & ~(nint)63);
+        for (int jr = 0; jr < n; jr += Nr)
+        {
+            int w = Math.Min(Nr, n - jr);
+            float* bp = b + jr * panelScale;
+            for (int ir = 0; ir < m; ir += Mr)
+            {
+                int h = Math.Min(Mr, m - ir), rows = GemmPacking.PanelRows(h);
+                float* ap = a + (nint)ir * aDepth + (nint)a0 * rows, cp = c + ir * ldc + jr;
+                if (h == rows && w == Nr) { Tile(rows, k, ap, bp, bStep, cp, ldc, beta); continue; }
+                if (beta != 0)
+                    for (int i = 0; i < h; i++) new ReadOnlySpan<float>(cp + i * ldc, w).CopyTo(new Span<float>(edge + i * Nr, w));
+                Tile(rows, k, ap, bp, bStep, edge, Nr, beta);
+                for (int i = 0; i < h; i++) new ReadOnlySpan<float>(edge + i * Nr, w).CopyTo(new Span<float>(cp + i * ldc, w));
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile(int rows, int k, float* a, float* b, nint bStep, float* c, nint ldc, float beta)
+    {
+        if (rows == Mr) GemmMicroKernel.Tile<Rows14>(k, a, b, bStep, c, ldc, 1f, beta);
+        else if (rows == 8) GemmMicroKernel.Tile<Rows8>(k, a, b, bStep, c, ldc, 1f, beta);
+        else GemmMicroKernel.Tile<Rows4>(k, a, b, bStep, c, ldc, 1f, beta);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void AddScalar(float* row, int n, float v)
+    {
+        var vv = Vector512.Create(v);
+        int j = 0;
+        for (; j + 16 <= n; j += 16) (Vector512.Load(row + j) + vv).Store(row + j);
+        for (; j < n; j++) row[j] += v;
+    }
+
+    /// <summary>
+    /// A thread's patch block and packing buffers: 64-byte aligned native memory that grows on demand and is reused
+    /// by every later call on the same thread; freed when the thread goes away.
+    /// </summary>
+    sealed class Scratch
+    {
+        [ThreadStatic] static Scratch? current;
+        public float* Patches, A, B;
+        nint patchFloats, aFloats, bFloats;
+
+        public static Scratch ForThisThread(nint patches, nint a = 0, nint b = 0)
+        {
+            var s = current ??= new Scratch();
+            if (s.patchFloats < patches) s.Patches = Grow(s.Patches, ref s.patchFloats, patches);
+            if (s.aFloats < a) s.A = Grow(s.A, ref s.aFloats, a);
+            if (s.bFloats < b) s.B = Grow(s.B, ref s.bFloats, b);
+            return s;
+        }
+
+        static float* Grow(float* old, ref nint have, nint need)
+        {
+            NativeMemory.AlignedFree(old);
+            have = need;
+            return (float*)NativeMemory.AlignedAlloc((nuint)(need + GemmPacking.Slack) * sizeof(float), 64);
+        }
+
+        ~Scratch()
+        {
+            NativeMemory.AlignedFree(Patches);
+            NativeMemory.AlignedFree(A);
+            NativeMemory.AlignedFree(B);
+        }
+    }
+}

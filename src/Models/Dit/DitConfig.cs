@@ -1,0 +1,31 @@
+namespace Models.Dit;
+
+/// <summary>
+/// Shape of a <see cref="DiT"/>. The defaults are W2, DiT-T/2 of WORKLOADS.md: 1×28×28 images, patch 2
+/// (196 tokens), width 256, depth 6, 4 heads, MLP ratio 4, 10 classes plus the 'no class' token.
+/// </summary>
+public sealed record DitConfig(
+    int ImageSize = 28,
+    int Channels = 1,
+    int Patch = 2,
+    int Width = 256,
+    int Depth = 6,
+    int Heads = 4,
+    int MlpRatio = 4,
+    int Classes = 10,
+    int FrequencyDim = 256)
+{
+    public int Grid => ImageSize / Patch;
+    public int Tokens => Grid * Grid;
+
+    /// <summary>Throws a clear <see cref="ArgumentException"/> when the sizes do not fit together.</summary>
+    public void Validate()
+    {
+        if (ImageSize < 1 || Patch < 1 || ImageSize % Patch != 0)
+            throw new ArgumentException($"DitConfig: image size {ImageSize} must be a positive multiple of the patch size {Patch}");
+        if (Width < 4 || Heads < 1 || Width % Heads != 0 || Width % 4 != 0)
+            throw new ArgumentException($"DitConfig: width {Width} must be a multiple of 4 and of the {Heads} heads");
+        if (Depth < 0 || MlpRatio < 1 || Classes < 1 || Channels < 1 || FrequencyDim < 2 || FrequencyDim % 2 != 0)
+            throw new ArgumentException($"DitConfig: depth {Depth}, MLP ratio {MlpRatio}, classes {Classes}, channels {Channels}, frequency dim {FrequencyDim} out of range");
+    }
+}

@@ -1,0 +1,117 @@
+using Cli;
+using Cli.Commands;
+using Engine.Data;
+using Engine.IO;
+using Models.Diffusion;
+
+namespace Engine.Tests;
+
+/// <summary>The `engine` command run in-process: error paths give one line and a non-zero code; tiny train, sample and demo runs write their files.</summary>
+public sealed class CliTests
+{
+    /// <summary>Runs the command line and returns the exit code and what it wrote to standard error.</summary>
+    static (int Code, string Error) Engine(params string[] args)
+    {
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        try { return (EngineCli.Run(args), error.ToString()); }
+        finally { Console.SetError(saved); }
+    }
+
+    static void AssertOneLineError((int Code, string Error) r, int code, string containing)
+    {
+        Assert.That(r.Code, Is.EqualTo(code), r.Error);
+        Assert.That(r.Error.TrimEnd().Split('\n'), Has.Length.EqualTo(1), r.Error);
+        Assert.That(r.Error, Does.Contain(containing).And.Not.Contain("   at "));
+    }
+
+    /// <summary>A Fashion-MNIST-shaped training split of <paramref name="n"/> random images, as IDX files in <paramref name="dir"/>.</summary>
+    static void WriteTinyFashionMnist(string dir, int n = 12)
+    {
+        var rng = new System.Random(3);
+        var pixels = new byte[n * 28 * 28];
+        rng.NextBytes(pixels);
+        Idx.Write(Path.Combine(dir, "train-images-idx3-ubyte"), pixels, [n, 28, 28]);
+        Idx.Write(Path.Combine(dir, "train-labels-idx1-ubyte"), Enumerable.Range(0, n).Select(i => (byte)(i % 10)).ToArray(), [n]);
+    }
+
+    [Test]
+    public void Usage_errors_exit_2_with_one_line()
+    {
+        AssertOneLineError(Engine("train"), 2, "name one model to train");
+        AssertOneLineError(Engine("train", "ddpm", "--stepz", "3"), 2, "unknown option --stepz");
+        AssertOneLineError(Engine("train", "ddpm", "--steps", "many"), 2, "not an integer");
+        AssertOneLineError(Engine("sample", "ddpm", "--out", "x.png"), 2, "--checkpoint");
+        AssertOneLineError(Engine("sample", "glow", "--checkpoint", "x", "--out", "x.png"), 2, "name one model to sample from");
+        AssertOneLineError(Engine("sample", "ddpm", "--checkpoint", "x", "--out", "x.png", "--sampler", "euler"), 2, "not ddim or ddpm");
+        AssertOneLineError(Engine("demo", "--width", "12"), 2, "multiple of 8");
+    }
+
+    [Test]
+    public void Bad_paths_wrong_checkpoints_and_missing_data_exit_1_with_one_line()
+    {
+        using var dir = new TempDir();
+        AssertOneLineError(Engine("sample", "ddpm", "--checkpoint", dir.File("none.safetensors"), "--out", dir.File("g.png")), 1, "not found");
+        SafeTensors.Save(dir.File("classifier.safetensors"), new Dictionary<string, Tensor> { ["w"] = Tensor.Zeros([3]) },
+            new Dictionary<string, string> { ["model"] = "SmallConvNet" });
+        AssertOneLineError(Engine("sample", "ddpm", "--checkpoint", dir.File("classifier.safetensors"), "--out", dir.File("g.png")), 1, "not a DDPM checkpoint");
+        File.WriteAllText(dir.File("junk.safetensors"), "not a checkpoint at all");
+        AssertOneLineError(Engine("sample", "ddpm", "--checkpoint", dir.File("junk.safetensors"), "--out", dir.File("g.png")), 1, "junk.safetensors");
+        AssertOneLineError(Engine("train", "ddpm", "--data", dir.File("no-such-dir"), "--steps", "1"), 1, "lacks the Train files");
+        AssertOneLineError(Engine("train", "ddpm", "--out", dir.File("run"), "--resume", "--steps", "1", "--data", dir.Path), 1, "lacks the Train files");
+        WriteTinyFashionMnist(dir.Path);
+        AssertOneLineError(Engine("train", "ddpm", "--out", dir.File("run"), "--resume", "--steps", "1", "--data", dir.Path), 1, "no checkpoint");
+        Assert.That(File.Exists(dir.File("g.png")), Is.False);
+    }
+
+    [Test]
+    public void Train_interrupted_saves_resumes_exactly_and_samples()
+    {
+        using var dir = new TempDir();
+        WriteTinyFashionMnist(dir.Path);
+        string run = dir.File("run");
+        string[] common = ["ddpm", "--data", dir.Path, "--out", run, "--preview", "0"];
+        string[] settings = ["--width", "8", "--blocks", "1", "--batch", "4", "--lr", "1e-3", "--warmup", "2", "--seed", "3", "--timesteps", "20"];
+
+        // Cancelled after step 2 (what Ctrl+C does): the checkpoint is saved and the exit code is 130.
+        using var cancel = new CancellationTokenSource();
+        int code = TrainDdpmCommand.Run(new Args([.. common, .. settings, "--steps", "5"]), cancel.Token, step => { if (step == 2) cancel.Cancel(); });
+        Assert.That(code, Is.EqualTo(DdpmTraining.InterruptedExitCode));
+        Assert.That(DiffusionCheckpoint.Peek(DdpmTraining.CheckpointPath(run)).Step, Is.EqualTo(2));
+
+        Assert.That(Engine(["train", .. common, "--resume", "--steps", "4"]).Code, Is.EqualTo(0));
+        var resumed = DiffusionCheckpoint.Load(DdpmTraining.CheckpointPath(run));
+        Assert.That(resumed.Step, Is.EqualTo(4));
+        AssertOneLineError(Engine(["train", .. common, "--resume", "--steps", "5", "--lr", "1"]), 2, "drop --lr");
+
+        string straight = dir.File("straight");
+        Assert.That(Engine(["train", "ddpm", "--data", dir.Path, "--out", straight, "--preview", "0", .. settings, "--steps", "4"]).Code, Is.EqualTo(0));
+        var uninterrupted = DiffusionCheckpoint.Load(DdpmTraining.CheckpointPath(straight));
+        Assert.That(resumed.Model.StateDict()["conv_out.weight"].ToArray(), Is.EqualTo(uninterrupted.Model.StateDict()["conv_out.weight"].ToArray()));
+        Assert.That(File.ReadAllLines(Path.Combine(run, "loss.csv")), Has.Length.EqualTo(5));
+        Assert.That(File.Exists(Path.Combine(run, "loss.png")), Is.True);
+
+        string grid = dir.File("grid.png");
+        Assert.That(Engine("sample", "ddpm", "--checkpoint", DdpmTraining.CheckpointPath(run), "--steps", "3", "--n", "2", "--guidance", "2", "--out", grid).Code, Is.EqualTo(0));
+        var png = Png.Read(grid);
+        Assert.That((png.Width, png.Height), Is.EqualTo((DdpmPictures.Zoom * (2 * 30 + 2), DdpmPictures.Zoom * (10 * 30 + 2))));
+        Assert.That(Engine("sample", "ddpm", "--checkpoint", DdpmTraining.CheckpointPath(run), "--sampler", "ddpm", "--class", "7", "--n", "3", "--out", grid).Code, Is.EqualTo(0));
+        AssertOneLineError(Engine("sample", "ddpm", "--checkpoint", DdpmTraining.CheckpointPath(run), "--class", "10", "--steps", "3", "--out", grid), 2, "outside the model's classes");
+    }
+
+    [Test]
+    public void Demo_with_a_tiny_config_writes_its_pictures()
+    {
+        using var dir = new TempDir();
+        WriteTinyFashionMnist(dir.Path);
+        string outDir = dir.File("demo");
+        var r = Engine("demo", "--steps", "2", "--batch", "4", "--width", "8", "--samples", "1", "--sampling-steps", "3", "--data", dir.Path, "--out", outDir);
+        Assert.That(r.Code, Is.EqualTo(0), r.Error);
+        foreach (var f in new[] { "samples.png", "trajectory.png", "loss.png", "ddpm.safetensors", "ddpm.safetensors.json", "loss.csv" })
+            Assert.That(File.Exists(Path.Combine(outDir, f)), Is.True, f);
+        var strip = Png.Read(Path.Combine(outDir, "trajectory.png"));
+        Assert.That(strip.Width, Is.EqualTo(DdpmPictures.Zoom * (4 * 30 + 2)));    // x_T and the 3 sampling steps
+        Assert.That(strip.Height, Is.EqualTo(DdpmPictures.Zoom * (7 * 30 + 2)));   // one row per followed image
+    }
+}
