@@ -34,6 +34,8 @@ public sealed class CliTests
         rng.NextBytes(pixels);
         Idx.Write(Path.Combine(dir, "train-images-idx3-ubyte"), pixels, [n, 28, 28]);
         Idx.Write(Path.Combine(dir, "train-labels-idx1-ubyte"), Enumerable.Range(0, n).Select(i => (byte)(i % 10)).ToArray(), [n]);
+        Idx.Write(Path.Combine(dir, "t10k-images-idx3-ubyte"), pixels, [n, 28, 28]);
+        Idx.Write(Path.Combine(dir, "t10k-labels-idx1-ubyte"), Enumerable.Range(0, n).Select(i => (byte)(i % 10)).ToArray(), [n]);
     }
 
     [Test]
@@ -42,7 +44,7 @@ public sealed class CliTests
         AssertOneLineError(Engine("train"), 2, "name one model to train");
         AssertOneLineError(Engine("train", "ddpm", "--stepz", "3"), 2, "unknown option --stepz");
         AssertOneLineError(Engine("train", "ddpm", "--steps", "many"), 2, "not an integer");
-        AssertOneLineError(Engine("sample", "ddpm", "--out", "x.png"), 2, "--checkpoint");
+        AssertOneLineError(Engine("sample", "ddpm", "--checkpoint", "x"), 2, "--out");
         AssertOneLineError(Engine("sample", "glow", "--checkpoint", "x", "--out", "x.png"), 2, "name one model to sample from");
         AssertOneLineError(Engine("sample", "ddpm", "--checkpoint", "x", "--out", "x.png", "--sampler", "euler"), 2, "not ddim or ddpm");
         AssertOneLineError(Engine("demo", "--width", "12"), 2, "multiple of 8");
@@ -98,6 +100,25 @@ public sealed class CliTests
         Assert.That((png.Width, png.Height), Is.EqualTo((DdpmPictures.Zoom * (2 * 30 + 2), DdpmPictures.Zoom * (10 * 30 + 2))));
         Assert.That(Engine("sample", "ddpm", "--checkpoint", DdpmTraining.CheckpointPath(run), "--sampler", "ddpm", "--class", "7", "--n", "3", "--out", grid).Code, Is.EqualTo(0));
         AssertOneLineError(Engine("sample", "ddpm", "--checkpoint", DdpmTraining.CheckpointPath(run), "--class", "10", "--steps", "3", "--out", grid), 2, "outside the model's classes");
+
+        // The EMA-only checkpoint of the finished run samples and evaluates; eval prints one JSON object with --json.
+        string ema = Path.Combine(run, DdpmTraining.EmaCheckpointName);
+        Assert.That(DiffusionCheckpoint.LoadSampling(ema).Metadata["command"], Does.StartWith("engine train ddpm"));
+        Assert.That(Engine("sample", "ddpm", "--checkpoint", ema, "--steps", "2", "--n", "1", "--out", grid).Code, Is.EqualTo(0));
+        var output = new StringWriter();
+        var stdout = Console.Out;
+        Console.SetOut(output);
+        try
+        {
+            var r = Engine("eval", "ddpm", "--checkpoint", ema, "--samples", "20", "--steps", "2", "--vlb-images", "3", "--vlb-timesteps", "4", "--data", dir.Path, "--json");
+            Assert.That(r.Code, Is.EqualTo(0), r.Error);
+        }
+        finally { Console.SetOut(stdout); }
+        var json = System.Text.Json.JsonDocument.Parse(output.ToString().Trim().Split('\n')[^1]).RootElement;
+        foreach (var key in new[] { "bits_per_dim", "fcd", "conditional_accuracy", "sampling_seconds_per_1000", "network_evaluations_per_image", "train_seconds" })
+            Assert.That(json.TryGetProperty(key, out _), Is.True, key);
+        Assert.That(json.GetProperty("network_evaluations_per_image").GetDouble(), Is.EqualTo(4));   // 2 DDIM steps, guided
+        Assert.That(json.GetProperty("bits_per_dim").GetDouble(), Is.GreaterThan(0).And.LessThan(20));
     }
 
     [Test]

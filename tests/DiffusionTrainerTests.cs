@@ -83,6 +83,41 @@ public sealed class DiffusionTrainerTests
         Assert.Throws<CorruptFileException>(() => DiffusionCheckpoint.Load(dir.File("badconfig.safetensors")));
     }
 
+    [Test]
+    public void The_ema_only_checkpoint_samples_like_the_training_checkpoint()
+    {
+        using var dir = new TempDir();
+        var trainer = new DiffusionTrainer(Tiny());
+        var batch = Images(4, 5);
+        for (int i = 0; i < 3; i++) trainer.TrainStep(batch.Images, batch.Labels);
+        DiffusionCheckpoint.Save(dir.File("full.safetensors"), trainer);
+        DiffusionCheckpoint.SaveSampling(dir.File("ema.safetensors"), trainer, new Dictionary<string, string> { ["command"] = "test" });
+        Assert.That(new FileInfo(dir.File("ema.safetensors")).Length, Is.LessThan(new FileInfo(dir.File("full.safetensors")).Length / 3));
+
+        var fromFull = DiffusionCheckpoint.LoadSampling(dir.File("full.safetensors"));
+        var fromEma = DiffusionCheckpoint.LoadSampling(dir.File("ema.safetensors"));
+        Assert.That((fromEma.Step, fromEma.Metadata["command"]), Is.EqualTo((3, "test")));
+        Assert.That(fromEma.Config, Is.EqualTo(trainer.Config));
+        var options = new SamplerOptions(SamplerKind.Ddim, 3, 0f, 2f);
+        Tensor Sample(TrainedDiffusion m) => m.Sampler().Sample(m.Model, m.Config.ImageShape, [1, 2], options, new Generator(9));
+        Assert.That(Sample(fromEma).ToArray(), Is.EqualTo(Sample(fromFull).ToArray()));
+        Assert.That(Sample(fromEma).ToArray(), Is.EqualTo(trainer.Sampler().Sample(trainer.EmaModel(), trainer.Config.ImageShape, [1, 2], options, new Generator(9)).ToArray()));
+
+        Assert.Throws<CorruptFileException>(() => DiffusionCheckpoint.Load(dir.File("ema.safetensors")));   // not a training run
+        SafeTensors.Save(dir.File("other.safetensors"), new Dictionary<string, Tensor> { ["w"] = Tensor.Zeros([2]) }, new Dictionary<string, string> { ["model"] = "SmallConvNet" });
+        Assert.That(Assert.Throws<CorruptFileException>(() => DiffusionCheckpoint.LoadSampling(dir.File("other.safetensors")))!.Message, Does.Contain("not a DDPM checkpoint"));
+        Assert.Throws<FileNotFoundException>(() => DiffusionCheckpoint.LoadSampling(dir.File("none.safetensors")));
+
+        // Evaluation: images in [0, 1] with the classes cycling, and one or two network passes per visited timestep.
+        var (images, classes, _) = DiffusionEvaluation.Generate(fromEma, options, 5, new Generator(1), batch: 2);
+        Assert.That(images.Shape, Is.EqualTo((int[])[5, .. fromEma.Config.ImageShape]));
+        Assert.That(images.ToArray(), Has.All.InRange(0f, 1f));
+        Assert.That(classes, Is.EqualTo(new[] { 0, 1, 2, 3, 4 }));
+        Assert.That(DiffusionEvaluation.NetworkEvaluations(fromEma.Sampler(), options), Is.EqualTo(6));
+        Assert.That(DiffusionEvaluation.NetworkEvaluations(fromEma.Sampler(), options with { GuidanceScale = 1f }), Is.EqualTo(3));
+        Assert.That(DiffusionEvaluation.NetworkEvaluations(fromEma.Sampler(), new SamplerOptions(SamplerKind.Ddpm)), Is.EqualTo(trainer.Config.Timesteps));   // unguided
+    }
+
     [TestCase(Prediction.Epsilon, 0f)]
     [TestCase(Prediction.Velocity, 0f)]
     [TestCase(Prediction.Epsilon, 5f)]

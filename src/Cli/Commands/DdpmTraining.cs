@@ -16,6 +16,12 @@ public static class DdpmTraining
 {
     public const string CheckpointName = "ddpm.safetensors";
 
+    /// <summary>The EMA-only checkpoint written when a run finishes.</summary>
+    public const string EmaCheckpointName = "ddpm-ema.safetensors";
+
+    /// <summary>The trained checkpoint the repository ships: the default of <c>engine sample ddpm</c> and <c>engine eval ddpm</c>.</summary>
+    public static string ShippedCheckpoint => Path.Combine("checkpoints", "fmnist-ddpm.safetensors");
+
     /// <summary>Exit code of a run stopped by Ctrl+C after saving (128 + SIGINT, as shells report it).</summary>
     public const int InterruptedExitCode = 130;
 

@@ -17,6 +17,7 @@ public static class EvalCommand
     static readonly Dictionary<string, Func<Args, EvalContext, IReadOnlyList<Metric>>> Models = new()
     {
         ["data"] = EvalData,
+        ["ddpm"] = EvalDdpmCommand.Run,
         ["pixelcnn"] = PixelCnnCommands.Eval,
         ["vae"] = VaeCommands.Eval,
         ["gan"] = GanCommands.Eval,

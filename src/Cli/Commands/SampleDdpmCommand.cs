@@ -5,15 +5,16 @@ using Spectre.Console;
 namespace Cli.Commands;
 
 /// <summary>
-/// <c>engine sample ddpm --checkpoint F [--sampler ddpm|ddim] [--steps N] [--eta E] [--guidance S] [--class K] [--n N]
-/// [--seed S] --out grid.png</c>: generates images with the EMA weights of a DDPM checkpoint. Without --class, one
+/// <c>engine sample ddpm [--checkpoint F] [--sampler ddpm|ddim] [--steps N] [--eta E] [--guidance S] [--class K] [--n N]
+/// [--seed S] --out grid.png</c>: generates images with the EMA weights of a DDPM checkpoint
+/// (a training checkpoint or an EMA-only one; by default the one the repository ships). Without --class, one
 /// row of N images per class; with it, N images of class K.
 /// </summary>
 public static class SampleDdpmCommand
 {
     public static int Run(Args args)
     {
-        string checkpoint = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required (a ddpm.safetensors written by `engine train ddpm` or `engine demo`)");
+        string checkpoint = args.String("checkpoint", DdpmTraining.ShippedCheckpoint);
         string outPath = args.String("out") ?? throw new UsageException("--out grid.png is required");
         var kind = args.String("sampler", "ddim") switch
         {
@@ -31,16 +32,16 @@ public static class SampleDdpmCommand
         if (eta < 0) throw new UsageException($"--eta: {eta} is negative");
         if (!outPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UsageException($"--out: '{outPath}' is not a .png file");
 
-        var trainer = DiffusionCheckpoint.Load(checkpoint);
-        var c = trainer.Config;
+        var trained = DiffusionCheckpoint.LoadSampling(checkpoint);
+        var c = trained.Config;
         if (kind == SamplerKind.Ddim && steps > c.Timesteps) throw new UsageException($"--steps: {steps} is more than the model's {c.Timesteps} timesteps");
         if (label is int k && k >= c.Classes) throw new UsageException($"--class: {k} is outside the model's classes 0..{c.Classes - 1}");
         var options = new SamplerOptions(kind, steps, eta, guidance);
         int[] rows = label is int only ? [only] : Enumerable.Range(0, c.Classes).ToArray();
-        AnsiConsole.MarkupLine($"[bold]sample ddpm[/]: {Markup.Escape(checkpoint)} (step {trainer.Step}, EMA weights), {DdpmPictures.Describe(options)}, " +
+        AnsiConsole.MarkupLine($"[bold]sample ddpm[/]: {Markup.Escape(checkpoint)} (step {trained.Step}, EMA weights), {DdpmPictures.Describe(options)}, " +
             (label is int l ? $"{n} × class {l} ({Markup.Escape(DdpmPictures.ClassName(l))})" : $"{n} per class"));
 
-        var images = DdpmPictures.SampleRows(trainer.EmaModel(), trainer.Sampler(), rows, n, options, new Generator(seed), c.ImageShape);
+        var images = DdpmPictures.SampleRows(trained.Model, trained.Sampler(), rows, n, options, new Generator(seed), c.ImageShape);
         DdpmPictures.WriteGrid(outPath, images, label is null ? n : Math.Min(n, 16));
         AnsiConsole.MarkupLine($"wrote [link]{Markup.Escape(outPath)}[/]" + (label is null ? $" (rows in class order: {Markup.Escape(string.Join(", ", Enumerable.Range(0, c.Classes).Select(DdpmPictures.ClassName)))})" : ""));
         return 0;

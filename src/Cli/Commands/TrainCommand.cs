@@ -6,7 +6,7 @@ public static class TrainCommand
     static readonly Dictionary<string, Func<Args, string, int>> Models = new()
     {
         ["classifier"] = TrainClassifierCommand.Run,
-        ["ddpm"] = (a, _) => TrainDdpmCommand.Run(a),
+        ["ddpm"] = (a, command) => TrainDdpmCommand.Run(a, CancellationToken.None, commandLine: command),
         ["pixelcnn"] = PixelCnnCommands.Train,
         ["vae"] = VaeCommands.Train,
         ["gan"] = GanCommands.Train,

@@ -10,14 +10,15 @@ namespace Cli.Commands;
 /// [--width CH] [--blocks N] [--schedule linear|cosine] [--timesteps T] [--prediction eps|v] [--min-snr G] [--warmup N] [--ema D]
 /// [--save-every N] [--preview K]</c>: trains a class-conditional DDPM on Fashion-MNIST (the full set when found or
 /// given, else the embedded part) and writes DIR/ddpm.safetensors (+ .json), loss.csv, loss.png and a preview grid
-/// (K guided DDIM samples per class). <c>--resume</c> continues DIR's checkpoint exactly, up to --steps in total.
+/// (K guided DDIM samples per class), and at the end DIR/ddpm-ema.safetensors (the EMA weights alone, with the command
+/// and training time, for <c>engine sample ddpm</c> and <c>engine eval ddpm</c>). <c>--resume</c> continues DIR's checkpoint exactly, up to --steps in total.
 /// </summary>
 public static class TrainDdpmCommand
 {
     public static int Run(Args args) => Run(args, CancellationToken.None);
 
     /// <summary>As <see cref="Run(Args)"/>; <paramref name="cancel"/> acts like Ctrl+C (tests use it).</summary>
-    public static int Run(Args args, CancellationToken cancel, Action<int>? afterStep = null)
+    public static int Run(Args args, CancellationToken cancel, Action<int>? afterStep = null, string commandLine = "engine train ddpm")
     {
         int steps = args.Int("steps", 20_000, 1, 100_000_000);
         string outDir = args.String("out", Path.Combine("runs", "ddpm"));
@@ -82,10 +83,21 @@ public static class TrainDdpmCommand
             $"{c.Schedule} schedule, T = {c.Timesteps}, {(c.Prediction == Prediction.Epsilon ? "ε" : "v")}-prediction, batch {c.BatchSize}, lr {c.LearningRate:G3}, " +
             $"{train.Count:N0} images from {Markup.Escape(train.Source)}");
 
+        int firstStep = trainer.Step;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var (finished, losses) = DdpmTraining.Run(trainer, loader, steps, outDir, saveEvery, history, cancel, afterStep);
         if (!finished) return DdpmTraining.InterruptedExitCode;
 
-        string written = $"[link]{Markup.Escape(checkpoint)}[/], [link]{Markup.Escape(Path.Combine(outDir, "loss.png"))}[/]";
+        string ema = Path.Combine(outDir, DdpmTraining.EmaCheckpointName);
+        DiffusionCheckpoint.SaveSampling(ema, trainer, new Dictionary<string, string>
+        {
+            ["command"] = commandLine,
+            ["train_seconds"] = clock.Elapsed.TotalSeconds.ToString("F0", System.Globalization.CultureInfo.InvariantCulture),
+            ["trained_from_step"] = firstStep.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["data"] = $"{train.Count} images from {train.Source}",
+            ["hardware"] = $"{Environment.ProcessorCount} CPU threads",
+        });
+        string written = $"[link]{Markup.Escape(checkpoint)}[/], [link]{Markup.Escape(ema)}[/] (EMA weights only, for sampling), [link]{Markup.Escape(Path.Combine(outDir, "loss.png"))}[/]";
         if (preview > 0)
         {
             var options = new SamplerOptions(SamplerKind.Ddim, 50, 0f, 3f);
