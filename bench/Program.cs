@@ -1,13 +1,16 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Running;
 
 namespace Bench;
 
 /// <summary>
 /// Entry point: <c>dotnet run -c Release --project bench -- --filter '*Gemm*'</c> (any BenchmarkDotNet switch works).
-/// Suites: GemmBench, AttentionBench, ConvBench, NormBench, SoftmaxBench, AdamWBench; each races the registered variants
-/// of its kernel on named shapes with a GFLOP/s or GB/s column. <c>--job short</c> gives a quick pass.
+/// Suites: GemmBench, AttentionBench, ConvBench, NormBench, SoftmaxBench, AdamWBench, DenoisingBench (one guided DDIM step and a 50-step sample of W1); each races the registered variants
+/// of its kernel on named shapes with a GFLOP/s or GB/s column, and the memory diagnoser's bytes allocated per call
+/// (the fast paths allocate nothing once warmed up). <c>--job short</c> gives a quick pass.
 /// </summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, DefaultConfig.Instance.AddDiagnoser(MemoryDiagnoser.Default));
 }
