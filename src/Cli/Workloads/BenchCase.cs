@@ -11,8 +11,8 @@ public static class WorkloadRegistry
     public static IReadOnlyList<BenchCase> Cases(string workload) => workload switch
     {
         "W5" => W5Gemm.Cases(),
-        "W1" => W1UNet.Cases(),
-        "W2" => W2Dit.Cases(),
+        "W1" => DenoiserWorkloads.W1(),
+        "W2" => DenoiserWorkloads.W2(),
         "W3" => W3Attention.Cases(),
         "W4" => W4Conv.Cases(),
         _ => throw new UsageException($"workload {workload} is not available yet (available: W1, W2, W3, W4, W5)"),
