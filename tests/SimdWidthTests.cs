@@ -156,7 +156,43 @@ public sealed class SimdWidthTests
                 default: Elementwise.Unary<T, VecT>(x, y); break;
             }
             AssertClose(expected, y, tol, $"{typeof(T).Name} {width} n={n}");
+            if (!T.HasVectorDerivative) continue;
+            var g = x.Select((_, i) => MathF.Sin(i + 0.5f)).ToArray();
+            var dxExpected = new float[n];
+            Elementwise.UnaryBackwardReference<T>(x, expected, g, dxExpected);
+            var dx = Enumerable.Repeat(float.NaN, n).ToArray();
+            switch (width)
+            {
+                case Width.Avx512: Elementwise.UnaryBackward<T, Vec512>(x, expected, g, dx); break;
+                case Width.Avx2: Elementwise.UnaryBackward<T, Vec256>(x, expected, g, dx); break;
+                default: Elementwise.UnaryBackward<T, VecT>(x, expected, g, dx); break;
+            }
+            AssertClose(dxExpected, dx, Math.Max(tol, 1e-5f), $"{typeof(T).Name} backward {width} n={n}");
         }
+    }
+
+    [Test]
+    public void Long_arrays_split_over_threads_give_the_same_values()
+    {
+        int n = 3 * Elementwise.ParallelGrain + 5;
+        var x = Normal(n, 11); var b = Normal(n, 12); var g = Normal(n, 13);
+        var one = new float[n]; var split = new float[n];
+        Elementwise.Unary<SiluOp, VecT>(x, one);
+        Elementwise.Unary<SiluOp>(x, split);
+        AssertClose(one, split, 1e-6f, "SiLU");
+        var dOne = new float[n]; var dSplit = new float[n];
+        Elementwise.UnaryBackwardReference<SiluOp>(x, one, g, dOne);
+        Elementwise.UnaryBackward<SiluOp>(x, split, g, dSplit);
+        AssertClose(dOne, dSplit, 1e-5f, "SiLU backward");
+        Elementwise.UnaryBackwardReference<LogOp>(b, one, g, dOne);        // scalar-only derivative, split too
+        Elementwise.UnaryBackward<LogOp>(b, one, g, dSplit);
+        Assert.That(dSplit, Is.EqualTo(dOne), "log backward");
+        Elementwise.Binary<MulOp, VecT>(x, b, one);
+        Elementwise.Binary<MulOp>(x, b, split);
+        Assert.That(split, Is.EqualTo(one), "mul");
+        Elementwise.BinaryScalarB<AddOp, VecT>(x, 0.25f, one);
+        Elementwise.BinaryScalarB<AddOp>(x, 0.25f, split);
+        Assert.That(split, Is.EqualTo(one), "add scalar");
     }
 
     [Test]

@@ -8,6 +8,12 @@ public interface IUnaryOp
     static abstract float Invoke(float x);
     static abstract V Invoke<V>(V x) where V : unmanaged, IVec<V>;
     static abstract float Derivative(float x, float y);
+
+    /// <summary>Whether <see cref="Derivative{V}"/> is implemented; ops without it run the scalar derivative.</summary>
+    static virtual bool HasVectorDerivative => false;
+
+    /// <summary>The derivative at vector width (same formula as the scalar form).</summary>
+    static virtual V Derivative<V>(V x, V y) where V : unmanaged, IVec<V> => throw new NotSupportedException("this op has only the scalar derivative");
 }
 
 /// <summary>An elementwise binary op: a scalar form (the reference) and a vector form for any width.</summary>
@@ -25,11 +31,38 @@ public interface IBinaryOp
 /// </summary>
 public static unsafe class Elementwise
 {
+    /// <summary>Arrays at least this long are split into contiguous chunks over the threads (each chunk at the widest width).</summary>
+    public const int ParallelGrain = 1 << 17;
+
+    /// <summary>
+    /// body(start, length) over [0, n): inline below <see cref="ParallelGrain"/>, else one contiguous chunk per
+    /// thread. Elementwise results do not depend on the split.
+    /// </summary>
+    static void Chunks(int n, Action<int, int> body)
+    {
+        int chunks = Math.Min(Parallelism.MaxThreads, n / (ParallelGrain / 2));
+        if (chunks <= 1) { body(0, n); return; }
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
+        {
+            int start = (int)((long)n * c / chunks), end = (int)((long)n * (c + 1) / chunks);
+            body(start, end - start);
+        });
+    }
+
     public static void Unary<T>(ReadOnlySpan<float> x, Span<float> y) where T : IUnaryOp
     {
-        if (Vec512.IsAccelerated) Unary<T, Vec512>(x, y);
-        else if (Vec256.IsAccelerated) Unary<T, Vec256>(x, y);
-        else Unary<T, VecT>(x, y);
+        if (y.Length < x.Length) throw new ArgumentException($"Unary: destination ({y.Length}) shorter than source ({x.Length})");
+        fixed (float* xp = x, yp = y)
+        {
+            nint xa = (nint)xp, ya = (nint)yp;
+            Chunks(x.Length, (s, len) =>
+            {
+                var xs = new ReadOnlySpan<float>((float*)xa + s, len); var ys = new Span<float>((float*)ya + s, len);
+                if (Vec512.IsAccelerated) Unary<T, Vec512>(xs, ys);
+                else if (Vec256.IsAccelerated) Unary<T, Vec256>(xs, ys);
+                else Unary<T, VecT>(xs, ys);
+            });
+        }
     }
 
     public static void Unary<T, V>(ReadOnlySpan<float> x, Span<float> y) where T : IUnaryOp where V : unmanaged, IVec<V>
@@ -49,17 +82,64 @@ public static unsafe class Elementwise
         for (int i = 0; i < x.Length; i++) y[i] = T.Invoke(x[i]);
     }
 
-    /// <summary>dx[i] = g[i] · T'(x[i], y[i]) — the backward of a unary op in one pass.</summary>
+    /// <summary>
+    /// dx[i] = g[i] · T'(x[i], y[i]) — the backward of a unary op in one pass: at vector width where the op has a
+    /// vector derivative, else the scalar form; chunked over the threads for long arrays.
+    /// </summary>
     public static void UnaryBackward<T>(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> dx) where T : IUnaryOp
+    {
+        int n = x.Length;
+        if (y.Length < n || g.Length < n || dx.Length < n)
+            throw new ArgumentException($"UnaryBackward: x has {n} values but y {y.Length}, g {g.Length}, dx {dx.Length}");
+        fixed (float* xp = x, yp = y, gp = g, dp = dx)
+        {
+            nint xa = (nint)xp, ya = (nint)yp, ga = (nint)gp, da = (nint)dp;
+            Chunks(n, (s, len) =>
+            {
+                var xs = new ReadOnlySpan<float>((float*)xa + s, len); var ys = new ReadOnlySpan<float>((float*)ya + s, len);
+                var gs = new ReadOnlySpan<float>((float*)ga + s, len); var ds = new Span<float>((float*)da + s, len);
+                if (!T.HasVectorDerivative) UnaryBackwardReference<T>(xs, ys, gs, ds);
+                else if (Vec512.IsAccelerated) UnaryBackward<T, Vec512>(xs, ys, gs, ds);
+                else if (Vec256.IsAccelerated) UnaryBackward<T, Vec256>(xs, ys, gs, ds);
+                else UnaryBackward<T, VecT>(xs, ys, gs, ds);
+            });
+        }
+    }
+
+    /// <summary>The backward at the width <typeparamref name="V"/> (the op must have a vector derivative).</summary>
+    public static void UnaryBackward<T, V>(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> dx) where T : IUnaryOp where V : unmanaged, IVec<V>
+    {
+        int i = 0, n = x.Length;
+        if (y.Length < n || g.Length < n || dx.Length < n)
+            throw new ArgumentException($"UnaryBackward: x has {n} values but y {y.Length}, g {g.Length}, dx {dx.Length}");
+        fixed (float* xp = x, yp = y, gp = g, dp = dx)
+        {
+            for (; i <= n - V.Count; i += V.Count) V.Store(V.Load(gp + i) * T.Derivative(V.Load(xp + i), V.Load(yp + i)), dp + i);
+            for (; i < n; i++) dp[i] = gp[i] * T.Derivative(xp[i], yp[i]);
+        }
+    }
+
+    /// <summary>The reference backward: the scalar derivative only.</summary>
+    public static void UnaryBackwardReference<T>(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> dx) where T : IUnaryOp
     {
         for (int i = 0; i < x.Length; i++) dx[i] = g[i] * T.Derivative(x[i], y[i]);
     }
 
     public static void Binary<T>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) where T : IBinaryOp
     {
-        if (Vec512.IsAccelerated) Binary<T, Vec512>(a, b, y);
-        else if (Vec256.IsAccelerated) Binary<T, Vec256>(a, b, y);
-        else Binary<T, VecT>(a, b, y);
+        if (a.Length != b.Length || y.Length < a.Length) throw new ArgumentException($"Binary: operand lengths {a.Length} and {b.Length}, destination {y.Length}");
+        fixed (float* ap = a, bp = b, yp = y)
+        {
+            nint aa = (nint)ap, ba = (nint)bp, ya = (nint)yp;
+            Chunks(a.Length, (s, len) =>
+            {
+                var xs = new ReadOnlySpan<float>((float*)aa + s, len); var zs = new ReadOnlySpan<float>((float*)ba + s, len);
+                var ys = new Span<float>((float*)ya + s, len);
+                if (Vec512.IsAccelerated) Binary<T, Vec512>(xs, zs, ys);
+                else if (Vec256.IsAccelerated) Binary<T, Vec256>(xs, zs, ys);
+                else Binary<T, VecT>(xs, zs, ys);
+            });
+        }
     }
 
     public static void Binary<T, V>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) where T : IBinaryOp where V : unmanaged, IVec<V>
@@ -76,9 +156,18 @@ public static unsafe class Elementwise
     /// <summary>y = op(a, b) with b a single value broadcast along the row.</summary>
     public static void BinaryScalarB<T>(ReadOnlySpan<float> a, float b, Span<float> y) where T : IBinaryOp
     {
-        if (Vec512.IsAccelerated) BinaryScalarB<T, Vec512>(a, b, y);
-        else if (Vec256.IsAccelerated) BinaryScalarB<T, Vec256>(a, b, y);
-        else BinaryScalarB<T, VecT>(a, b, y);
+        if (y.Length < a.Length) throw new ArgumentException($"BinaryScalarB: destination ({y.Length}) shorter than source ({a.Length})");
+        fixed (float* ap = a, yp = y)
+        {
+            nint aa = (nint)ap, ya = (nint)yp;
+            Chunks(a.Length, (s, len) =>
+            {
+                var xs = new ReadOnlySpan<float>((float*)aa + s, len); var ys = new Span<float>((float*)ya + s, len);
+                if (Vec512.IsAccelerated) BinaryScalarB<T, Vec512>(xs, b, ys);
+                else if (Vec256.IsAccelerated) BinaryScalarB<T, Vec256>(xs, b, ys);
+                else BinaryScalarB<T, VecT>(xs, b, ys);
+            });
+        }
     }
 
     public static void BinaryScalarB<T, V>(ReadOnlySpan<float> a, float b, Span<float> y) where T : IBinaryOp where V : unmanaged, IVec<V>

@@ -69,12 +69,16 @@ public readonly struct NegOp : IUnaryOp
     public static float Invoke(float x) => -x;
     public static V Invoke<V>(V x) where V : unmanaged, IVec<V> => -x;
     public static float Derivative(float x, float y) => -1f;
+    public static bool HasVectorDerivative => true;
+    public static V Derivative<V>(V x, V y) where V : unmanaged, IVec<V> => -V.One;
 }
 public readonly struct ExpOp : IUnaryOp
 {
     public static float Invoke(float x) => MathF.Exp(x);
     public static V Invoke<V>(V x) where V : unmanaged, IVec<V> => V.Exp(x);
     public static float Derivative(float x, float y) => y;
+    public static bool HasVectorDerivative => true;
+    public static V Derivative<V>(V x, V y) where V : unmanaged, IVec<V> => y;
 }
 public readonly struct LogOp : IUnaryOp
 {
@@ -99,6 +103,8 @@ public readonly struct SigmoidOp : IUnaryOp
     public static float Invoke(float x) => 1f / (1f + MathF.Exp(-x));
     public static V Invoke<V>(V x) where V : unmanaged, IVec<V> => V.One / (V.One + V.Exp(-x));
     public static float Derivative(float x, float y) => y * (1f - y);
+    public static bool HasVectorDerivative => true;
+    public static V Derivative<V>(V x, V y) where V : unmanaged, IVec<V> => y * (V.One - y);
 }
 public readonly struct TanhOp : IUnaryOp
 {
@@ -110,12 +116,16 @@ public readonly struct TanhOp : IUnaryOp
         return V.One - V.Create(2f) / (e + V.One);
     }
     public static float Derivative(float x, float y) => 1f - y * y;
+    public static bool HasVectorDerivative => true;
+    public static V Derivative<V>(V x, V y) where V : unmanaged, IVec<V> => V.One - y * y;
 }
 public readonly struct ReluOp : IUnaryOp
 {
     public static float Invoke(float x) => x > 0 ? x : 0f;
     public static V Invoke<V>(V x) where V : unmanaged, IVec<V> => V.Max(x, V.Zero);
     public static float Derivative(float x, float y) => x > 0 ? 1f : 0f;
+    public static bool HasVectorDerivative => true;
+    public static V Derivative<V>(V x, V y) where V : unmanaged, IVec<V> => V.Select(V.GreaterThan(x, V.Zero), V.One, V.Zero);
 }
 public readonly struct SiluOp : IUnaryOp
 {
@@ -125,6 +135,12 @@ public readonly struct SiluOp : IUnaryOp
     {
         float s = 1f / (1f + MathF.Exp(-x));
         return s * (1f + x * (1f - s));
+    }
+    public static bool HasVectorDerivative => true;
+    public static V Derivative<V>(V x, V y) where V : unmanaged, IVec<V>
+    {
+        var s = V.One / (V.One + V.Exp(-x));
+        return s * (V.One + x * (V.One - s));
     }
 }
 public readonly struct SoftplusOp : IUnaryOp
@@ -146,6 +162,14 @@ public readonly struct GeluTanhOp : IUnaryOp
     {
         float u = C * (x + A * x * x * x), t = MathF.Tanh(u);
         return 0.5f * (1f + t) + 0.5f * x * (1f - t * t) * C * (1f + 3f * A * x * x);
+    }
+    public static bool HasVectorDerivative => true;
+    public static V Derivative<V>(V x, V y) where V : unmanaged, IVec<V>
+    {
+        var x2 = x * x;
+        var t = TanhOp.Invoke<V>(V.Create(C) * (x + V.Create(A) * x2 * x));
+        var half = V.Create(0.5f);
+        return half * (V.One + t) + half * x * (V.One - t * t) * V.Create(C) * (V.One + V.Create(3f * A) * x2);
     }
 }
 /// <summary>Exact GELU, x·Φ(x), with erf from Abramowitz–Stegun 7.1.26 refined (|error| &lt; 1.5e-7).</summary>
