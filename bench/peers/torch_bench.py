@@ -7,7 +7,10 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 def median_ms(f, min_runs=3, min_seconds=0.5, max_runs=50):
-    f()
+    # Warm-up as the engine's Timing.MedianMs: at least two runs and about half a second, then the median.
+    warm, i = time.perf_counter(), 0
+    while i < 2 or (time.perf_counter() - warm < 0.5 and i < max_runs):
+        f(); i += 1
     times, start = [], time.perf_counter()
     while len(times) < min_runs or (time.perf_counter() - start < min_seconds and len(times) < max_runs):
         t = time.perf_counter(); f(); times.append((time.perf_counter() - t) * 1e3)
