@@ -18,11 +18,7 @@ public static class EvalDdpmCommand
     public static IReadOnlyList<EvalCommand.Metric> Run(Args args, EvalCommand.EvalContext c)
     {
         string checkpoint = args.String("checkpoint", DdpmTraining.ShippedCheckpoint);
-        var kind = args.String("sampler", "ddim") switch
-        {
-            "ddim" => SamplerKind.Ddim, "ddpm" => SamplerKind.Ddpm,
-            var s => throw new UsageException($"--sampler: '{s}' is not ddim or ddpm"),
-        };
+        var kind = SampleDdpmCommand.SamplerKindOption(args);
         var options = new SamplerOptions(kind, args.Int("steps", 50, 1, 100_000), args.Float("eta", 0f), args.Float("guidance", 3f));
         int vlbImages = args.Int("vlb-images", 200, 0, 10_000);
         int vlbTimesteps = args.Int("vlb-timesteps", 100, 1, 100_000);

@@ -16,11 +16,7 @@ public static class SampleDdpmCommand
     {
         string checkpoint = args.String("checkpoint", DdpmTraining.ShippedCheckpoint);
         string outPath = args.String("out") ?? throw new UsageException("--out grid.png is required");
-        var kind = args.String("sampler", "ddim") switch
-        {
-            "ddim" => SamplerKind.Ddim, "ddpm" => SamplerKind.Ddpm,
-            var s => throw new UsageException($"--sampler: '{s}' is not ddim or ddpm"),
-        };
+        var kind = SamplerKindOption(args);
         int steps = args.Int("steps", 50, 1, 100_000);
         float eta = args.Float("eta", 0f);
         float guidance = args.Float("guidance", 3f);
@@ -46,4 +42,11 @@ public static class SampleDdpmCommand
         AnsiConsole.MarkupLine($"wrote [link]{Markup.Escape(outPath)}[/]" + (label is null ? $" (rows in class order: {Markup.Escape(string.Join(", ", Enumerable.Range(0, c.Classes).Select(DdpmPictures.ClassName)))})" : ""));
         return 0;
     }
+
+    /// <summary><c>--sampler ddim|ddpm</c> (default ddim), shared with <c>engine eval ddpm</c>.</summary>
+    public static SamplerKind SamplerKindOption(Args args) => args.String("sampler", "ddim") switch
+    {
+        "ddim" => SamplerKind.Ddim, "ddpm" => SamplerKind.Ddpm,
+        var s => throw new UsageException($"--sampler: '{s}' is not ddim or ddpm"),
+    };
 }

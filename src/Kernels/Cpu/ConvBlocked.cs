@@ -381,17 +381,10 @@ public static unsafe class ConvBlocked
         public static Scratch ForThisThread(nint patches, nint a = 0, nint b = 0)
         {
             var s = current ??= new Scratch();
-            if (s.patchFloats < patches) s.Patches = Grow(s.Patches, ref s.patchFloats, patches);
-            if (s.aFloats < a) s.A = Grow(s.A, ref s.aFloats, a);
-            if (s.bFloats < b) s.B = Grow(s.B, ref s.bFloats, b);
+            if (s.patchFloats < patches) s.Patches = GemmBlocked.PackBuffers.Grow(s.Patches, ref s.patchFloats, patches);
+            if (s.aFloats < a) s.A = GemmBlocked.PackBuffers.Grow(s.A, ref s.aFloats, a);
+            if (s.bFloats < b) s.B = GemmBlocked.PackBuffers.Grow(s.B, ref s.bFloats, b);
             return s;
-        }
-
-        static float* Grow(float* old, ref nint have, nint need)
-        {
-            NativeMemory.AlignedFree(old);
-            have = need;
-            return (float*)NativeMemory.AlignedAlloc((nuint)(need + GemmPacking.Slack) * sizeof(float), 64);
         }
 
         ~Scratch()

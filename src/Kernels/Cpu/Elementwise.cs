@@ -34,14 +34,13 @@ public static unsafe class Elementwise
     /// <summary>Arrays at least this long are split into contiguous chunks over the threads (each chunk at the widest width).</summary>
     public const int ParallelGrain = 1 << 17;
 
-    /// <summary>
-    /// body(start, length) over [0, n): inline below <see cref="ParallelGrain"/>, else one contiguous chunk per
-    /// thread. Elementwise results do not depend on the split.
-    /// </summary>
+    /// <summary>Whether an array of <paramref name="n"/> values is split over the threads.</summary>
+    static bool Split(int n) => n >= ParallelGrain && Parallelism.MaxThreads > 1;
+
+    /// <summary>body(start, length) over one contiguous chunk of [0, n) per thread. Elementwise results do not depend on the split.</summary>
     static void Chunks(int n, Action<int, int> body)
     {
         int chunks = Math.Min(Parallelism.MaxThreads, n / (ParallelGrain / 2));
-        if (chunks <= 1) { body(0, n); return; }
         Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
         {
             int start = (int)((long)n * c / chunks), end = (int)((long)n * (c + 1) / chunks);
@@ -52,17 +51,19 @@ public static unsafe class Elementwise
     public static void Unary<T>(ReadOnlySpan<float> x, Span<float> y) where T : IUnaryOp
     {
         if (y.Length < x.Length) throw new ArgumentException($"Unary: destination ({y.Length}) shorter than source ({x.Length})");
+        if (!Split(x.Length)) { UnaryWidest<T>(x, y); return; }
         fixed (float* xp = x, yp = y)
         {
             nint xa = (nint)xp, ya = (nint)yp;
-            Chunks(x.Length, (s, len) =>
-            {
-                var xs = new ReadOnlySpan<float>((float*)xa + s, len); var ys = new Span<float>((float*)ya + s, len);
-                if (Vec512.IsAccelerated) Unary<T, Vec512>(xs, ys);
-                else if (Vec256.IsAccelerated) Unary<T, Vec256>(xs, ys);
-                else Unary<T, VecT>(xs, ys);
-            });
+            Chunks(x.Length, (s, len) => UnaryWidest<T>(new ReadOnlySpan<float>((float*)xa + s, len), new Span<float>((float*)ya + s, len)));
         }
+    }
+
+    static void UnaryWidest<T>(ReadOnlySpan<float> x, Span<float> y) where T : IUnaryOp
+    {
+        if (Vec512.IsAccelerated) Unary<T, Vec512>(x, y);
+        else if (Vec256.IsAccelerated) Unary<T, Vec256>(x, y);
+        else Unary<T, VecT>(x, y);
     }
 
     public static void Unary<T, V>(ReadOnlySpan<float> x, Span<float> y) where T : IUnaryOp where V : unmanaged, IVec<V>
@@ -91,19 +92,21 @@ public static unsafe class Elementwise
         int n = x.Length;
         if (y.Length < n || g.Length < n || dx.Length < n)
             throw new ArgumentException($"UnaryBackward: x has {n} values but y {y.Length}, g {g.Length}, dx {dx.Length}");
+        if (!Split(n)) { UnaryBackwardWidest<T>(x, y, g, dx); return; }
         fixed (float* xp = x, yp = y, gp = g, dp = dx)
         {
             nint xa = (nint)xp, ya = (nint)yp, ga = (nint)gp, da = (nint)dp;
-            Chunks(n, (s, len) =>
-            {
-                var xs = new ReadOnlySpan<float>((float*)xa + s, len); var ys = new ReadOnlySpan<float>((float*)ya + s, len);
-                var gs = new ReadOnlySpan<float>((float*)ga + s, len); var ds = new Span<float>((float*)da + s, len);
-                if (!T.HasVectorDerivative) UnaryBackwardReference<T>(xs, ys, gs, ds);
-                else if (Vec512.IsAccelerated) UnaryBackward<T, Vec512>(xs, ys, gs, ds);
-                else if (Vec256.IsAccelerated) UnaryBackward<T, Vec256>(xs, ys, gs, ds);
-                else UnaryBackward<T, VecT>(xs, ys, gs, ds);
-            });
+            Chunks(n, (s, len) => UnaryBackwardWidest<T>(new ReadOnlySpan<float>((float*)xa + s, len), new ReadOnlySpan<float>((float*)ya + s, len),
+                new ReadOnlySpan<float>((float*)ga + s, len), new Span<float>((float*)da + s, len)));
         }
+    }
+
+    static void UnaryBackwardWidest<T>(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> dx) where T : IUnaryOp
+    {
+        if (!T.HasVectorDerivative) UnaryBackwardReference<T>(x, y, g, dx);
+        else if (Vec512.IsAccelerated) UnaryBackward<T, Vec512>(x, y, g, dx);
+        else if (Vec256.IsAccelerated) UnaryBackward<T, Vec256>(x, y, g, dx);
+        else UnaryBackward<T, VecT>(x, y, g, dx);
     }
 
     /// <summary>The backward at the width <typeparamref name="V"/> (the op must have a vector derivative).</summary>
@@ -128,18 +131,20 @@ public static unsafe class Elementwise
     public static void Binary<T>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) where T : IBinaryOp
     {
         if (a.Length != b.Length || y.Length < a.Length) throw new ArgumentException($"Binary: operand lengths {a.Length} and {b.Length}, destination {y.Length}");
+        if (!Split(a.Length)) { BinaryWidest<T>(a, b, y); return; }
         fixed (float* ap = a, bp = b, yp = y)
         {
             nint aa = (nint)ap, ba = (nint)bp, ya = (nint)yp;
-            Chunks(a.Length, (s, len) =>
-            {
-                var xs = new ReadOnlySpan<float>((float*)aa + s, len); var zs = new ReadOnlySpan<float>((float*)ba + s, len);
-                var ys = new Span<float>((float*)ya + s, len);
-                if (Vec512.IsAccelerated) Binary<T, Vec512>(xs, zs, ys);
-                else if (Vec256.IsAccelerated) Binary<T, Vec256>(xs, zs, ys);
-                else Binary<T, VecT>(xs, zs, ys);
-            });
+            Chunks(a.Length, (s, len) => BinaryWidest<T>(new ReadOnlySpan<float>((float*)aa + s, len), new ReadOnlySpan<float>((float*)ba + s, len),
+                new Span<float>((float*)ya + s, len)));
         }
+    }
+
+    static void BinaryWidest<T>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) where T : IBinaryOp
+    {
+        if (Vec512.IsAccelerated) Binary<T, Vec512>(a, b, y);
+        else if (Vec256.IsAccelerated) Binary<T, Vec256>(a, b, y);
+        else Binary<T, VecT>(a, b, y);
     }
 
     public static void Binary<T, V>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) where T : IBinaryOp where V : unmanaged, IVec<V>
@@ -157,17 +162,19 @@ public static unsafe class Elementwise
     public static void BinaryScalarB<T>(ReadOnlySpan<float> a, float b, Span<float> y) where T : IBinaryOp
     {
         if (y.Length < a.Length) throw new ArgumentException($"BinaryScalarB: destination ({y.Length}) shorter than source ({a.Length})");
+        if (!Split(a.Length)) { BinaryScalarBWidest<T>(a, b, y); return; }
         fixed (float* ap = a, yp = y)
         {
             nint aa = (nint)ap, ya = (nint)yp;
-            Chunks(a.Length, (s, len) =>
-            {
-                var xs = new ReadOnlySpan<float>((float*)aa + s, len); var ys = new Span<float>((float*)ya + s, len);
-                if (Vec512.IsAccelerated) BinaryScalarB<T, Vec512>(xs, b, ys);
-                else if (Vec256.IsAccelerated) BinaryScalarB<T, Vec256>(xs, b, ys);
-                else BinaryScalarB<T, VecT>(xs, b, ys);
-            });
+            Chunks(a.Length, (s, len) => BinaryScalarBWidest<T>(new ReadOnlySpan<float>((float*)aa + s, len), b, new Span<float>((float*)ya + s, len)));
         }
+    }
+
+    static void BinaryScalarBWidest<T>(ReadOnlySpan<float> a, float b, Span<float> y) where T : IBinaryOp
+    {
+        if (Vec512.IsAccelerated) BinaryScalarB<T, Vec512>(a, b, y);
+        else if (Vec256.IsAccelerated) BinaryScalarB<T, Vec256>(a, b, y);
+        else BinaryScalarB<T, VecT>(a, b, y);
     }
 
     public static void BinaryScalarB<T, V>(ReadOnlySpan<float> a, float b, Span<float> y) where T : IBinaryOp where V : unmanaged, IVec<V>

@@ -223,7 +223,7 @@ public static unsafe class GemmBlocked
     /// A thread's packing buffers, 64-byte aligned native memory that grows on demand and is reused by every
     /// later call on the same thread; freed when the thread (and so this object) goes away.
     /// </summary>
-    sealed class PackBuffers
+    internal sealed class PackBuffers
     {
         [ThreadStatic] static PackBuffers? current;
         public float* A, B;
@@ -237,7 +237,8 @@ public static unsafe class GemmBlocked
             return p;
         }
 
-        static float* Grow(float* old, ref nint have, nint need)
+        /// <summary>Frees <paramref name="old"/> and returns a 64-byte-aligned buffer of <paramref name="need"/> floats plus the packing slack.</summary>
+        internal static float* Grow(float* old, ref nint have, nint need)
         {
             NativeMemory.AlignedFree(old);
             have = need;

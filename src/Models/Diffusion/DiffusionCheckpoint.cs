@@ -63,17 +63,7 @@ public static class DiffusionCheckpoint
         var meta = content.Metadata;
         if (!meta.TryGetValue("format", out var format) || format != Format)
             throw new CorruptFileException(path, $"not a DDPM checkpoint (format '{format ?? meta.GetValueOrDefault("model") ?? "none"}', expected '{Format}')");
-        DiffusionConfig config;
-        try
-        {
-            config = JsonSerializer.Deserialize<DiffusionConfig>(Required(path, meta, "config"), Json)
-                ?? throw new CorruptFileException(path, "the config is null");
-            config.Validate();
-        }
-        catch (Exception e) when (e is JsonException or ArgumentException)
-        {
-            throw new CorruptFileException(path, $"unreadable config: {e.Message}");
-        }
+        var config = ReadConfig(path, meta);
         var trainer = new DiffusionTrainer(config);
         Dictionary<string, Tensor> Prefixed(string prefix) =>
             content.Tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
@@ -128,8 +118,9 @@ public static class DiffusionCheckpoint
         }
         if (meta.GetValueOrDefault("format") != SamplingFormat)
             throw new CorruptFileException(path, $"not a DDPM checkpoint (format '{meta.GetValueOrDefault("format") ?? meta.GetValueOrDefault("model") ?? "none"}', expected '{Format}' or '{SamplingFormat}')");
-        var (config, step) = Peek(path);
         var content = SafeTensors.Load(path);
+        var config = ReadConfig(path, content.Metadata);
+        int step = ReadInt(path, content.Metadata, "step");
         var model = new UNet(config.Network, new Engine.Random.Generator(0));
         try
         {
@@ -148,13 +139,23 @@ public static class DiffusionCheckpoint
         var meta = SafeTensors.ReadHeader(path).Metadata;
         if (!meta.TryGetValue("format", out var format) || (format != Format && format != SamplingFormat))
             throw new CorruptFileException(path, $"not a DDPM checkpoint (format '{format ?? "none"}', expected '{Format}')");
+        return (ReadConfig(path, meta), ReadInt(path, meta, "step"));
+    }
+
+    /// <summary>The run's config from the metadata, validated; an unreadable one is a <see cref="CorruptFileException"/>.</summary>
+    static DiffusionConfig ReadConfig(string path, IReadOnlyDictionary<string, string> meta)
+    {
         try
         {
-            var config = JsonSerializer.Deserialize<DiffusionConfig>(Required(path, meta, "config"), Json) ?? throw new CorruptFileException(path, "the config is null");
+            var config = JsonSerializer.Deserialize<DiffusionConfig>(Required(path, meta, "config"), Json)
+                ?? throw new CorruptFileException(path, "the config is null");
             config.Validate();
-            return (config, ReadInt(path, meta, "step"));
+            return config;
         }
-        catch (Exception e) when (e is JsonException or ArgumentException) { throw new CorruptFileException(path, $"unreadable config: {e.Message}"); }
+        catch (Exception e) when (e is JsonException or ArgumentException)
+        {
+            throw new CorruptFileException(path, $"unreadable config: {e.Message}");
+        }
     }
 
     static string Invariant<T>(T value) where T : IFormattable => value.ToString(null, CultureInfo.InvariantCulture);
@@ -178,9 +179,11 @@ public static class DiffusionCheckpoint
 /// <summary>A trained denoiser ready to sample: its config, the EMA network, the training step and the checkpoint's metadata.</summary>
 public sealed record TrainedDiffusion(DiffusionConfig Config, UNet Model, int Step, IReadOnlyDictionary<string, string> Metadata)
 {
+    public NoiseSchedule Schedule { get; } = NoiseSchedule.Create(Config.Schedule, Config.Timesteps);
+
     /// <summary>A sampler over the model's schedule and parameterisation.</summary>
-    public Sampler Sampler() => new(NoiseSchedule.Create(Config.Schedule, Config.Timesteps), Config.Prediction);
+    public Sampler Sampler() => new(Schedule, Config.Prediction);
 
     /// <summary>The variational bound over the model's schedule (for bits/dim).</summary>
-    public VariationalBound Bound() => new(NoiseSchedule.Create(Config.Schedule, Config.Timesteps), Config.Prediction);
+    public VariationalBound Bound() => new(Schedule, Config.Prediction);
 }
