@@ -66,6 +66,7 @@ public static class TrainFlowMatchingCommand
         ulong seed = (ulong)args.Int("seed", 0, 0);
         string outDir = args.String("out", Path.Combine("runs", (rectified ? "rectified-" : "cfm-") + toy));
         args.RejectUnknown();
+        if (rectified && pairCount < batch) throw new UsageException($"--pairs {pairCount} is fewer than one batch of {batch}");
         _ = Toy2D.Sample(toy, 1, new Generator(0));
 
         var g = new Generator(seed);
@@ -149,39 +150,44 @@ public static class TrainFlowMatchingCommand
         int reflowSteps = args.Int("reflow-steps", steps, 1, 10_000_000), pairCount = args.Int("pairs", 2000, 1, 1_000_000);
         float lr = args.Float("lr", 5e-4f), guidance = args.Float("guidance", 2f);
         int width = args.Int("width", 16, 8, 256), testCount = args.Int("test", 20, 0, 100_000);
+        int pairSteps = args.Int("pair-steps", 8, 1, 1000), blocks = args.Int("blocks", 2, 1, 8);
+        float ema = args.Float("ema", 0.999f);
         ulong seed = (ulong)args.Int("seed", 0, 0);
         string outDir = args.String("out", Path.Combine("runs", rectified ? "rectified-fmnist" : "cfm-fmnist"));
         args.RejectUnknown();
         if (width % 8 != 0) throw new UsageException($"--width {width} must be a multiple of 8 (GroupNorm with 8 groups)");
+        if (rectified && pairCount < batch) throw new UsageException($"--pairs {pairCount} is fewer than one batch of {batch}");
 
         var train = FashionMnist.Load(dataDir, DataSplit.Train);
         var test = FashionMnist.Load(dataDir, DataSplit.Test);
         var g = new Generator(seed);
-        var net = new UNet(new UNetConfig(BaseChannels: width), g);
+        var config = new UNetConfig(BaseChannels: width, ResBlocks: blocks);
+        var net = new UNet(config, g);
         var field = new UNetVelocityField(net);
         AnsiConsole.MarkupLine($"[bold]train {(rectified ? "rectified" : "cfm")}[/]: UNet-S (width {width}, {net.ParameterCount():N0} parameters) as a class-conditional vector field on {train.Count:N0} images from {Markup.Escape(train.Source)}; labels dropped with p = 0.1 for guidance");
-        var trainer = new FlowMatchingTrainer(field, lr, steps, seed + 1, labelDrop: 0.1f);
+        var trainer = new FlowMatchingTrainer(field, lr, steps, seed + 1, labelDrop: 0.1f, emaOf: net, emaDecay: ema);
         var loader = new DataLoader(train, batch, shuffle: true, dropLast: true, seed: seed);
         var batches = Enumerable.Range(0, int.MaxValue).SelectMany(loader.Batches).GetEnumerator();
+        var clock = Stopwatch.StartNew();
         var losses = FlowProgress.Run("flow matching", steps, batch, _ =>
         {
             batches.MoveNext();
             var (x, y) = batches.Current;
             return trainer.Step(Dequantization(x, g), y);
         });
-        var models = new List<(string Name, UNetVelocityField Field)> { (rectified ? "1-rectified" : "CFM", field) };
+        var first = Averaged(trainer, config);
+        var models = new List<(string Name, UNetVelocityField Field, double Seconds)> { (rectified ? "1-rectified" : "CFM", first, clock.Elapsed.TotalSeconds) };
 
         if (rectified)
         {
-            var clock = Stopwatch.StartNew();
-            var (x0, x1, labels) = Reflow.Pairs(field, pairCount, [1, 28, 28], new OdeOptions(OdeMethod.Rk4, 8), new Generator(seed + 2), batch: 100, classes: 10);
-            AnsiConsole.MarkupLine($"reflow: {pairCount:N0} class-conditional pairs from the 1-rectified flow (RK4, 8 steps) in {clock.Elapsed.TotalSeconds:F0} s");
-            var second = new UNet(new UNetConfig(BaseChannels: width), new Generator(seed + 3));
-            second.LoadStateDict(net.StateDict());
-            var field2 = new UNetVelocityField(second);
-            var trainer2 = new FlowMatchingTrainer(field2, lr, reflowSteps, seed + 4, labelDrop: 0.1f);
+            clock.Restart();
+            var (x0, x1, labels) = Reflow.Pairs(first, pairCount, [1, 28, 28], new OdeOptions(OdeMethod.Rk4, pairSteps), new Generator(seed + 2), batch: 100, classes: 10);
+            AnsiConsole.MarkupLine($"reflow: {pairCount:N0} class-conditional pairs from the 1-rectified flow (EMA weights, RK4, {pairSteps} steps) in {clock.Elapsed.TotalSeconds:F0} s");
+            var second = new UNet(config, new Generator(seed + 3));
+            second.LoadStateDict(first.Net.StateDict());                                                // reflow starts from the first flow
+            var trainer2 = new FlowMatchingTrainer(new UNetVelocityField(second), lr, reflowSteps, seed + 4, labelDrop: 0.1f, emaOf: second, emaDecay: ema);
             losses.AddRange(TrainOnPairs(trainer2, x0, x1, labels, reflowSteps, batch, seed + 5, "reflow"));
-            models.Add(("2-rectified", field2));
+            models.Add(("2-rectified", Averaged(trainer2, config), clock.Elapsed.TotalSeconds));
         }
 
         var perClass = Enumerable.Range(0, 10).SelectMany(c => Enumerable.Repeat(c, 8)).ToArray();           // one row of 8 per class
@@ -189,7 +195,7 @@ public static class TrainFlowMatchingCommand
         var adaptive = new OdeOptions(OdeMethod.DormandPrince, RelativeTolerance: 1e-3, AbsoluteTolerance: 1e-3);
         var table = new Table().AddColumns("model", "straightness (guided)", $"test bits/dim ({testCount} images)", "adaptive NFE");
         var written = new List<string>();
-        foreach (var (name, f) in models)
+        foreach (var (name, f, seconds) in models)
         {
             f.Net.Eval();
             string tag = name.ToLowerInvariant();
@@ -209,20 +215,27 @@ public static class TrainFlowMatchingCommand
             string bpd = "—";
             if (testCount > 0)
             {
-                var clock = Stopwatch.StartNew();
+                var bpdClock = Stopwatch.StartNew();
                 bpd = ContinuousFlow.BitsPerDimension(f, test.Images.Narrow(0, 0, Math.Min(testCount, test.Count)), adaptive, new Generator(seed + 23), batch: 10).ToString("F3");
-                AnsiConsole.MarkupLine($"{name}: bits/dim through the ODE in {clock.Elapsed.TotalSeconds:F0} s");
+                AnsiConsole.MarkupLine($"{name}: bits/dim through the ODE in {bpdClock.Elapsed.TotalSeconds:F0} s");
             }
             table.AddRow(name, straight.ToString("F2"), bpd, final.Evaluations.ToString());
-            SafeTensors.Save(FlowProgress.OutPath(outDir, $"{tag}.safetensors"), f.Net.StateDict(),
-                new Dictionary<string, string> { ["model"] = "UNet velocity field", ["width"] = $"{width}", ["command"] = commandLine });
+            FlowCheckpoint.Save(FlowProgress.OutPath(outDir, $"{tag}.safetensors"), f, name, commandLine, seconds);
         }
         AnsiConsole.Write(table);
         var lossPath = FlowProgress.OutPath(outDir, "loss.png");
         LossPlot.Save(lossPath, losses, rectified ? "flow matching, then reflow: loss per step" : "conditional flow matching on Fashion-MNIST: loss per step");
-        AnsiConsole.MarkupLine($"guidance {guidance}; bits/dim: unconditional, Hutchinson divergence, Dormand–Prince rtol 1e-3, uniform dequantisation, data in [−1, 1]");
+        AnsiConsole.MarkupLine($"guidance {guidance}; bits/dim: unconditional, Hutchinson divergence, Dormand–Prince rtol 1e-3, uniform dequantisation, data in [[−1, 1]]");
         AnsiConsole.MarkupLine($"wrote {string.Join(", ", written)} (rows: classes {string.Join(", ", FashionMnist.ClassNames)}; column blocks: 1, 2, 4, 8 Euler steps, adaptive), {lossPath}");
         return 0;
+    }
+
+    /// <summary>A fresh UNet carrying the trainer's averaged weights, as a vector field.</summary>
+    static UNetVelocityField Averaged(FlowMatchingTrainer trainer, UNetConfig config)
+    {
+        var net = new UNet(config, new Generator(0));
+        trainer.Ema!.CopyTo(net);
+        return new UNetVelocityField(net);
     }
 
     /// <summary>Uniformly dequantised images scaled to [−1, 1], the data the image fields are trained on.</summary>

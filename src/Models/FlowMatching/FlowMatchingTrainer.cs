@@ -1,5 +1,6 @@
 using Engine;
 using Engine.Autograd;
+using Engine.Nn;
 using Engine.Optim;
 using Engine.Random;
 
@@ -8,6 +9,8 @@ namespace Models.FlowMatching;
 /// <summary>
 /// Trains a vector field by conditional flow matching with AdamW and a cosine schedule. With pairs given
 /// (<see cref="Step(Tensor, int[], Tensor)"/>'s x0) it trains on fixed couplings: the reflow of rectified flow.
+/// Given the field's module, it also keeps an exponential moving average of the weights (<see cref="Ema"/>), the
+/// weights to sample with.
 /// </summary>
 public sealed class FlowMatchingTrainer
 {
@@ -18,8 +21,19 @@ public sealed class FlowMatchingTrainer
     public float LabelDrop { get; }
     public int StepCount => optimizer.StepCount;
 
-    public FlowMatchingTrainer(IVelocityField field, float lr, int totalSteps, ulong seed, float labelDrop = 0f, float weightDecay = 0f)
+    /// <summary>The average of the weights when the trainer was given a module and a decay, else null.</summary>
+    public Ema? Ema { get; }
+
+    readonly Module? averaged;
+
+    public FlowMatchingTrainer(IVelocityField field, float lr, int totalSteps, ulong seed, float labelDrop = 0f, float weightDecay = 0f,
+        Module? emaOf = null, float emaDecay = 0.999f)
     {
+        if (emaOf is not null)
+        {
+            averaged = emaOf;
+            Ema = new Ema(emaOf, emaDecay);
+        }
         Field = field;
         Rng = new Generator(seed);
         LabelDrop = labelDrop;
@@ -39,6 +53,7 @@ public sealed class FlowMatchingTrainer
         loss.Backward();
         GradClip.ClipGradNorm(Field.Parameters(), 1.0);
         optimizer.Step();
+        if (averaged is not null) Ema!.Update(averaged, Math.Min(Ema.Decay, (1f + StepCount) / (10f + StepCount)));
         return value;
     }
 }
