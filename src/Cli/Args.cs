@@ -63,6 +63,19 @@ public sealed class Args
         return v;
     }
 
+    /// <summary>A comma-separated list of integers in [min, max], e.g. <c>--steps 1,2,4,8</c>; at least one.</summary>
+    public int[] IntList(string name, int[] fallback, int min = int.MinValue, int max = int.MaxValue)
+    {
+        var s = String(name);
+        if (s is null) return fallback;
+        var parts = s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var values = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out values[i]) || values[i] < min || values[i] > max)
+                throw new UsageException($"--{name}: '{parts[i]}' is not an integer in [{min}, {max}]");
+        return values.Length > 0 ? values : throw new UsageException($"--{name}: give at least one value");
+    }
+
     /// <summary>Throws if an option was given that no getter asked for (a typo, or an option of another command).</summary>
     public void RejectUnknown()
     {

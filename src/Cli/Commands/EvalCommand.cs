@@ -21,6 +21,9 @@ public static class EvalCommand
         ["pixelcnn"] = PixelCnnCommands.Eval,
         ["vae"] = VaeCommands.Eval,
         ["gan"] = GanCommands.Eval,
+        ["cfm"] = EvalFlowCommand.Run,
+        ["dit"] = DitCommands.Eval,
+        ["mmdit"] = MmDitCommands.Eval,
     };
 
     public static IEnumerable<string> ModelNames => Models.Keys;
@@ -58,7 +61,7 @@ public static class EvalCommand
         else
         {
             var table = new Table().AddColumns("metric", "value", "unit");
-            foreach (var m in metrics) table.AddRow(m.Name, m.Value.ToString("G6", CultureInfo.InvariantCulture), m.Unit);
+            foreach (var m in metrics) table.AddRow(Markup.Escape(m.Name), m.Value.ToString("G6", CultureInfo.InvariantCulture), Markup.Escape(m.Unit));
             AnsiConsole.Write(table);
         }
         return 0;
@@ -78,4 +81,15 @@ public static class EvalCommand
             new("classifier_test_accuracy", c.Metrics.ConditionalAccuracy(c.Test.Images, c.Test.Labels), "fraction"),
         ];
     }
+
+    /// <summary>Runs <paramref name="work"/> under a progress bar of <paramref name="total"/> units; work reports units done.</summary>
+    public static void Progress(string description, int total, Action<Action<int>> work) =>
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(description, maxValue: total);
+                work(done => task.Value = done);
+            });
 }

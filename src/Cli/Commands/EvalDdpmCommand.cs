@@ -42,7 +42,7 @@ public static class EvalDdpmCommand
         {
             int n = Math.Min(vlbImages, c.Test.Count);
             VlbResult vlb = null!;
-            Progress($"variational bound on {n} test images, {vlbTimesteps + 1} terms each", n,
+            EvalCommand.Progress($"variational bound on {n} test images, {vlbTimesteps + 1} terms each", n,
                 report => vlb = model.Bound().Evaluate(model.Model, c.Test.Images.Narrow(0, 0, n), c.Test.Labels[..n], new Generator(seed), vlbTimesteps, progress: (done, _) => report(done)));
             string terms = vlbTimesteps == config.Timesteps - 1 ? $"all {vlbTimesteps} timesteps" : $"{vlbTimesteps} stratified timesteps of {config.Timesteps - 1}";
             string how = $"conditional, first {n} test images, {terms} + decoder";
@@ -53,7 +53,7 @@ public static class EvalDdpmCommand
         }
 
         DiffusionQuality q = null!;
-        Progress($"sampling {c.Samples:N0} images", c.Samples,
+        EvalCommand.Progress($"sampling {c.Samples:N0} images", c.Samples,
             report => q = DiffusionEvaluation.Measure(model, options, c.Metrics, c.TestStatistics, c.Samples, new Generator(seed + 1), batch, progress: (done, _) => report(done)));
         metrics.Add(new("fcd", q.Fcd, $"{q.Samples} samples (classes cycling) vs {c.TestStatistics.Count} test images"));
         metrics.Add(new("conditional_accuracy", q.ConditionalAccuracy, "fraction classified as the class asked for"));
@@ -63,15 +63,4 @@ public static class EvalDdpmCommand
             metrics.Add(new("train_seconds", trainSeconds, model.Metadata.GetValueOrDefault("command", "")));
         return metrics;
     }
-
-    /// <summary>Runs <paramref name="work"/> under a progress bar of <paramref name="total"/> units; work reports units done.</summary>
-    static void Progress(string description, int total, Action<Action<int>> work) =>
-        AnsiConsole.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
-            {
-                var task = ctx.AddTask(description, maxValue: total);
-                work(done => task.Value = done);
-            });
 }

@@ -28,7 +28,7 @@ public static class VaeCommands
         int steps = args.Int("steps", 3000, 1, 10_000_000), batch = args.Int("batch", 64, 1, 4096);
         float lr = args.Float("lr", 1e-3f);
         int iwaeImages = args.Int("iwae-images", 100, 1, 100_000);
-        var ks = ParseKs(args.String("k", "1,10,100,1000"));
+        var ks = args.IntList("k", [1, 10, 100, 1000], 1, 100_000);
         string? dataDir = args.String("data");
         string outDir = FamilyRun.PrepareOut(args.String("out", Path.Combine("runs", "vae")));
         ulong seed = (ulong)args.Int("seed", 0, 0);
@@ -94,7 +94,7 @@ public static class VaeCommands
     {
         string ckpt = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
         int images = args.Int("images", 100, 1, 100_000);
-        var ks = ParseKs(args.String("k", "1,10,100,1000,5000"));
+        var ks = args.IntList("k", [1, 10, 100, 1000, 5000], 1, 100_000);
         string? pictures = args.String("pictures");
         ulong seed = (ulong)args.Int("seed", 2, 0);
         args.RejectUnknown();
@@ -172,14 +172,4 @@ public static class VaeCommands
         "logistic" => VaeLikelihood.Logistic,
         _ => throw new UsageException($"--likelihood: '{s}' is not bernoulli or logistic"),
     };
-
-    static int[] ParseKs(string s)
-    {
-        var parts = s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var ks = new int[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out ks[i]) || ks[i] < 1 || ks[i] > 100_000)
-                throw new UsageException($"--k: '{parts[i]}' is not a sample count in [1, 100000]");
-        return ks.Length > 0 ? ks : throw new UsageException("--k: give at least one sample count");
-    }
 }
