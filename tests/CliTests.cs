@@ -122,6 +122,42 @@ public sealed class CliTests
     }
 
     [Test]
+    public void Train_cfm_writes_a_field_that_eval_cfm_measures()
+    {
+        using var dir = new TempDir();
+        WriteTinyFashionMnist(dir.Path, n: 20);
+        string run = dir.File("cfm");
+        var t = Engine("train", "rectified", "--steps", "2", "--reflow-steps", "2", "--pairs", "4", "--pair-steps", "1", "--batch", "4", "--width", "8", "--blocks", "1",
+            "--test", "0", "--data", dir.Path, "--out", run);
+        Assert.That(t.Code, Is.EqualTo(0), t.Error);
+        foreach (var f in new[] { "1-rectified.safetensors", "2-rectified.safetensors", "samples-1-rectified.png", "samples-2-rectified.png", "loss.png" })
+            Assert.That(File.Exists(Path.Combine(run, f)), Is.True, f);
+        var (field, meta) = Models.FlowMatching.FlowCheckpoint.Load(Path.Combine(run, "2-rectified.safetensors"));
+        Assert.That((field.Net.Config.BaseChannels, field.Net.Config.ResBlocks, meta["flow"]), Is.EqualTo((8, 1, "2-rectified")));
+
+        var output = new StringWriter();
+        var stdout = Console.Out;
+        Console.SetOut(output);
+        try
+        {
+            var r = Engine("eval", "cfm", "--checkpoint", Path.Combine(run, "1-rectified.safetensors"), "--samples", "10", "--steps", "1,3", "--bpd-images", "2",
+                "--straightness-images", "2", "--data", dir.Path, "--json");
+            Assert.That(r.Code, Is.EqualTo(0), r.Error);
+        }
+        finally { Console.SetOut(stdout); }
+        var json = System.Text.Json.JsonDocument.Parse(output.ToString().Trim().Split('\n')[^1]).RootElement;
+        foreach (var key in new[] { "fcd_euler1", "conditional_accuracy_euler3", "sampling_seconds_per_1000_euler3", "straightness", "bits_per_dim", "train_seconds" })
+            Assert.That(json.TryGetProperty(key, out _), Is.True, key);
+        Assert.That(json.GetProperty("network_evaluations_per_image_euler3").GetDouble(), Is.EqualTo(6));   // 3 Euler steps, guided
+        Assert.That(json.GetProperty("bits_per_dim").GetDouble(), Is.GreaterThan(0).And.LessThan(30));
+
+        AssertOneLineError(Engine("eval", "cfm", "--checkpoint", Path.Combine(run, "1-rectified.safetensors"), "--steps", "1,x", "--data", dir.Path), 2, "--steps: 'x'");
+        AssertOneLineError(Engine("train", "rectified", "--pairs", "3", "--batch", "4", "--data", dir.Path, "--out", run), 2, "fewer than one batch");
+        SafeTensors.Save(dir.File("other.safetensors"), new Dictionary<string, Tensor> { ["w"] = Tensor.Zeros([3]) }, new Dictionary<string, string> { ["model"] = "SmallConvNet" });
+        AssertOneLineError(Engine("eval", "cfm", "--checkpoint", dir.File("other.safetensors"), "--data", dir.Path), 1, "not a UNet velocity field checkpoint");
+    }
+
+    [Test]
     public void Demo_with_a_tiny_config_writes_its_pictures()
     {
         using var dir = new TempDir();

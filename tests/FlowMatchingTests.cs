@@ -78,6 +78,27 @@ public sealed class FlowMatchingTests
     }
 
     [Test]
+    public void Flow_matching_trainer_averages_the_weights_it_is_given()
+    {
+        var g = new Generator(4);
+        var field = new MlpVelocityField(2, 16, g);
+        var same = new FlowMatchingTrainer(field, 1e-2f, 10, seed: 1, emaOf: field, emaDecay: 0f);     // decay 0: the average is the weights
+        for (int i = 0; i < 3; i++) same.Step(Toy2D.EightGaussians(32, g));
+        foreach (var (name, w) in field.StateDict()) Assert.That(same.Ema!.StateDict()[name].ToArray(), Is.EqualTo(w.ToArray()), name);
+
+        var start = field.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
+        var slow = new FlowMatchingTrainer(field, 1e-2f, 10, seed: 2, emaOf: field, emaDecay: 0.999f);
+        for (int i = 0; i < 3; i++) slow.Step(Toy2D.EightGaussians(32, g));
+        // With the warm-up decay min(0.999, (1 + n)/(10 + n)) the average lies strictly between the start and the weights now.
+        var w0 = start["output.weight"];
+        var now = field.StateDict()["output.weight"].ToArray();
+        var avg = slow.Ema!.StateDict()["output.weight"].ToArray();
+        int between = Enumerable.Range(0, avg.Length).Count(i => now[i] != w0[i] && Math.Min(now[i], w0[i]) < avg[i] && avg[i] < Math.Max(now[i], w0[i]));
+        Assert.That(between, Is.GreaterThan(avg.Length / 2));
+        Assert.That(new FlowMatchingTrainer(field, 1e-2f, 10, seed: 3).Ema, Is.Null);
+    }
+
+    [Test]
     public void Reflow_pairs_come_from_the_flow_and_guidance_mixes_the_two_passes()
     {
         var field = new LinearField([0.5f, 0, 0, 0.5f]);
