@@ -14,6 +14,11 @@ namespace Engine;
 /// uploads it again if it may have changed; each crossing is counted (<see cref="HostReads"/>, <see cref="HostWrites"/>).
 /// A GPU storage is freed by <see cref="Dispose"/>, at the end of a <see cref="DeviceScope"/>, or when collected.
 /// </para>
+/// <para>
+/// A CPU storage is a float array. Made inside a <see cref="DeviceScope"/> (by <see cref="Host"/>), a large one comes
+/// from <see cref="HostPool"/> and goes back there when the scope ends, so a training step reuses the last step's
+/// arrays instead of asking the garbage collector (and the kernel's page faults) for fresh ones.
+/// </para>
 /// </summary>
 public sealed class Storage : IDisposable
 {
@@ -22,6 +27,7 @@ public sealed class Storage : IDisposable
     float[]? host;
     readonly DeviceLease? lease;
     readonly GpuDevice? gpu;
+    readonly bool pooled;
     Fresh fresh;
 
     /// <summary>A storage holding <paramref name="data"/>: on the CPU the array itself; on a GPU a device copy of it.</summary>
@@ -36,6 +42,27 @@ public sealed class Storage : IDisposable
         if (Length > 0) lease.Buffer.View.SubView(0, Length).CopyFromCPU(gpu.Accelerator.DefaultStream, data);
         fresh = Fresh.Device;
         DeviceScope.Track(this);
+    }
+
+    /// <summary>
+    /// A zeroed CPU storage of <paramref name="length"/> floats: inside a <see cref="DeviceScope"/>, a large one is an array
+    /// recycled through <see cref="HostPool"/> and handed back when the scope ends; otherwise a fresh array.
+    /// </summary>
+    internal static Storage Host(int length)
+    {
+        if (!DeviceScope.IsOpen || length < HostPool.MinLength) return new Storage(new float[length], Device.Cpu);
+        var s = new Storage(HostPool.Rent(length));
+        DeviceScope.Track(s);
+        return s;
+    }
+
+    Storage(float[] pooledArray)
+    {
+        Device = Device.Cpu;
+        Length = pooledArray.Length;
+        host = pooledArray;
+        fresh = Fresh.Host;
+        pooled = true;
     }
 
     /// <summary>A GPU storage of <paramref name="length"/> floats whose contents are whatever the buffer held (the caller writes them).</summary>
@@ -67,7 +94,7 @@ public sealed class Storage : IDisposable
     {
         get
         {
-            if (gpu is null) return host!;
+            if (gpu is null) return host ?? throw Released();
             SyncToHost();
             fresh = Fresh.Host;
             return host!;
@@ -77,7 +104,7 @@ public sealed class Storage : IDisposable
     /// <summary>A copy of the values, read without marking the host copy as changed (no upload follows).</summary>
     internal float[] ReadHost()
     {
-        if (gpu is null) return host!;
+        if (gpu is null) return host ?? throw Released();
         SyncToHost();
         return host!;
     }
@@ -110,21 +137,31 @@ public sealed class Storage : IDisposable
 
     internal GpuDevice Gpu => gpu ?? throw new DeviceMismatchException($"storage on {Device} is not on a GPU");
 
-    /// <summary>Whether the device memory of this storage has been freed.</summary>
-    public bool IsDisposed => lease?.IsDisposed ?? false;
+    /// <summary>Whether the memory of this storage has been freed (a GPU buffer, or a pooled CPU array handed back).</summary>
+    public bool IsDisposed => lease?.IsDisposed ?? (pooled && host is null);
 
-    /// <summary>Frees a GPU storage's device buffer back to its pool (a no-op on the CPU). Tensors sharing it can no longer be used.</summary>
+    static ObjectDisposedException Released() =>
+        new("Storage", "the tensor's memory went back to the pool at the end of its DeviceScope; Keep it in the scope to use it afterwards");
+
+    /// <summary>
+    /// Frees a GPU storage's device buffer back to its pool, and hands a pooled CPU array back to <see cref="HostPool"/>
+    /// (a no-op for other CPU storages). Tensors sharing it can no longer be used.
+    /// </summary>
     public void Dispose()
     {
         lease?.Dispose();
-        host = gpu is null ? host : null;
+        if (pooled && host is not null) HostPool.Return(host);
+        host = gpu is null && !pooled ? host : null;
     }
 }
 
 /// <summary>
-/// Frees, at its end, every GPU storage created on this thread while it was open, except the tensors passed to
-/// <see cref="Keep"/>: a training step's intermediates and gradients go back to the pool at once instead of
-/// waiting for the garbage collector. Scopes nest; a kept tensor moves to the enclosing scope.
+/// Frees, at its end, every GPU storage created on this thread while it was open, and hands every large CPU array
+/// made in it back to <see cref="HostPool"/>, except the tensors passed to <see cref="Keep"/>: a training step's
+/// intermediates and gradients go back to the pool at once instead of waiting for the garbage collector, and the
+/// next step reuses them. Scopes nest; a kept tensor moves to the enclosing scope. A tensor made in a scope and used
+/// after it without <see cref="Keep"/> throws <see cref="ObjectDisposedException"/> — never stale values.
+/// Anything that must outlive the step (optimizer state, caches) is made outside the scope or under <see cref="Suspend"/>.
 /// </summary>
 /// <example><c>using (var scope = new DeviceScope()) { var loss = Step(model, batch); lossValue = loss.Item(); }</c></example>
 public sealed class DeviceScope : IDisposable
@@ -143,6 +180,25 @@ public sealed class DeviceScope : IDisposable
 
     internal static void Track(Storage s) => current?.created.Add(s);
 
+    /// <summary>Whether a scope is open on this thread.</summary>
+    public static bool IsOpen => current is not null;
+
+    /// <summary>Until disposed, tensors made on this thread belong to no scope (for state created lazily inside a step).</summary>
+    public static IDisposable Suspend() => new Suspension();
+
+    sealed class Suspension : IDisposable
+    {
+        readonly DeviceScope? saved = current;
+        bool done;
+        public Suspension() => current = null;
+        public void Dispose()
+        {
+            if (done) return;
+            done = true;
+            current = saved;
+        }
+    }
+
     /// <summary>Keeps <paramref name="t"/>'s storage alive past this scope (it joins the enclosing scope, if any). Returns t.</summary>
     public Tensor Keep(Tensor t)
     {
@@ -160,5 +216,59 @@ public sealed class DeviceScope : IDisposable
             if (kept.Contains(s)) outer?.created.Add(s);
             else s.Dispose();
         }
+    }
+}
+
+/// <summary>
+/// Recycled CPU arrays for <see cref="DeviceScope"/>, kept by exact length (a training or sampling loop asks for the
+/// same shapes every step). Arrays below <see cref="MinLength"/> floats are not pooled; the pool holds at most
+/// <see cref="CapacityBytes"/> and drops what would exceed it.
+/// </summary>
+public static class HostPool
+{
+    /// <summary>Arrays shorter than this (64 KiB) come from the garbage collector's small-object heap, which is cheap.</summary>
+    public const int MinLength = 16 * 1024;
+
+    static readonly Dictionary<int, Stack<float[]>> free = [];
+    static long bytes;
+
+    /// <summary>The most the pool keeps: a quarter of the memory available to the process, at most 8 GiB.</summary>
+    public static long CapacityBytes { get; } = Math.Min(8L << 30, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4);
+
+    /// <summary>Bytes held for reuse now.</summary>
+    public static long PooledBytes { get { lock (free) return bytes; } }
+
+    /// <summary>A zeroed array of exactly <paramref name="length"/> floats, recycled when one is free.</summary>
+    public static float[] Rent(int length)
+    {
+        float[]? a = null;
+        lock (free)
+            if (free.TryGetValue(length, out var stack) && stack.Count > 0)
+            {
+                a = stack.Pop();
+                bytes -= (long)length * sizeof(float);
+            }
+        if (a is null) return new float[length];
+        Array.Clear(a);
+        return a;
+    }
+
+    /// <summary>Keeps <paramref name="array"/> for a later <see cref="Rent"/> of its length, unless the pool is full.</summary>
+    public static void Return(float[] array)
+    {
+        long size = (long)array.Length * sizeof(float);
+        lock (free)
+        {
+            if (bytes + size > CapacityBytes) return;
+            if (!free.TryGetValue(array.Length, out var stack)) free[array.Length] = stack = new Stack<float[]>();
+            stack.Push(array);
+            bytes += size;
+        }
+    }
+
+    /// <summary>Lets every pooled array go to the garbage collector.</summary>
+    public static void Clear()
+    {
+        lock (free) { free.Clear(); bytes = 0; }
     }
 }

@@ -97,16 +97,14 @@ public sealed partial class Tensor : IDisposable
             Gpu.GpuOps.Fill(t, value);
             return t;
         }
-        var d = new float[Shapes.Numel(shape)];
-        if (value != 0f) Array.Fill(d, value);
-        return new(d, (int[])shape.Clone());
+        var storage = Storage.Host(Shapes.Numel(shape));
+        if (value != 0f) Array.Fill(storage.Data, value);
+        return new(storage, (int[])shape.Clone(), Shapes.ContiguousStrides(shape), 0);
     }
 
     /// <summary>A contiguous tensor whose values the caller will overwrite: uninitialised device memory on a GPU, zeros on the CPU.</summary>
     internal static Tensor Empty(int[] shape, Device device) =>
-        device.IsGpu
-            ? new(new Storage(device, Shapes.Numel(shape)), (int[])shape.Clone(), Shapes.ContiguousStrides(shape), 0)
-            : new(new float[Shapes.Numel(shape)], (int[])shape.Clone());
+        new(device.IsGpu ? new Storage(device, Shapes.Numel(shape)) : Storage.Host(Shapes.Numel(shape)), (int[])shape.Clone(), Shapes.ContiguousStrides(shape), 0);
 
     public static Tensor ZerosLike(Tensor t) => Zeros(t.Shape, t.Device);
     public static Tensor OnesLike(Tensor t) => Ones(t.Shape, t.Device);

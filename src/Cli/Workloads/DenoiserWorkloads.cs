@@ -38,6 +38,7 @@ public static class DenoiserWorkloads
         [
             new(workload, "train step B=64", "engine", () =>
             {
+                using var scope = new DeviceScope();                              // as the trainers do: the step's tensors are recycled
                 opt.ZeroGrad();
                 Losses.MseLoss(net.Forward(x, t, y), x).Backward();
                 opt.Step();
@@ -45,6 +46,7 @@ public static class DenoiserWorkloads
             new(workload, "CFG sampling step B=64 (2×64 evals)", "engine", () =>
             {
                 using var _ = GradMode.NoGrad();
+                using var scope = new DeviceScope();                              // as the samplers do, per step
                 Guidance.Predict(net, x, Enumerable.Repeat(500, Batch).ToArray(), labels, 3f);
             }, 0),
         ];

@@ -119,7 +119,8 @@ public abstract class Optimizer
         // Per-element buffers live beside their parameter; scalars (step counters) stay on the host, where they are read.
         var shape = BufferShape(index, name);
         if (!state[index].TryGetValue(name, out var t))
-            state[index][name] = t = Tensor.Zeros(shape, shape.Length == 0 ? Device.Cpu : parameters[index].Device);
+            using (DeviceScope.Suspend())                                          // state outlives the step that creates it
+                state[index][name] = t = Tensor.Zeros(shape, shape.Length == 0 ? Device.Cpu : parameters[index].Device);
         return t;
     }
 

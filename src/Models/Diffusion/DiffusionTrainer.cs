@@ -81,6 +81,7 @@ public sealed class DiffusionTrainer
             if ((uint)l >= (uint)Config.Classes) throw new ArgumentOutOfRangeException(nameof(labels), $"TrainStep: label {l} is outside [0, {Config.Classes})");
         if (!images.AllFinite()) throw new NonFiniteException($"TrainStep: the image batch {Shapes.Format(images.Shape)} contains NaN or infinite values");
 
+        using var scope = new DeviceScope();                                      // the step's tensors are recycled for the next step
         var x0 = images * 2f - 1f;                                                // [0, 1] → [−1, 1]
         var t = Enumerable.Range(0, b).Select(_ => Rng.NextInt(Schedule.Steps)).ToArray();
         var y = labels.Select(l => Rng.NextFloat() < Config.LabelDropout ? Model.NullClass : l).ToArray();

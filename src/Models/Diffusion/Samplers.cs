@@ -48,8 +48,10 @@ public sealed class Sampler(NoiseSchedule schedule, Prediction prediction)
         for (int i = 0; i < steps.Length; i++)
         {
             int t = steps[i], prev = i + 1 < steps.Length ? steps[i + 1] : -1;
+            using var scope = new DeviceScope();                                  // each step's intermediates are recycled by the next
             (x, var x0) = Step(model, x, labels, t, prev, o, g);
-            onStep?.Invoke(i, x, x0);
+            scope.Keep(x);
+            if (onStep is not null) onStep(i, x, scope.Keep(x0));
         }
         return x;
     }

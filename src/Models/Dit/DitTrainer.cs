@@ -57,6 +57,7 @@ public sealed class DitTrainer
     {
         int b = images.Shape[0];
         if (labels.Length != b) throw new ShapeMismatchException($"DitTrainer.TrainStep: {labels.Length} labels for {b} images");
+        using var scope = new DeviceScope();                                        // the step's tensors are recycled for the next step
         var x0 = images * 2f - 1f;                                                  // [0, 1] → [−1, 1]
         var y = labels.Select(l => Rng.NextFloat() < Config.LabelDropout ? Model.NullClass : l).ToArray();
         var noise = Tensor.Randn(images.Shape, Rng);

@@ -46,6 +46,7 @@ public sealed class MmDitTrainer
     {
         int b = images.Shape[0];
         if (captions.Count != b) throw new ShapeMismatchException($"MmDitTrainer.TrainStep: {captions.Count} captions for {b} images");
+        using var scope = new DeviceScope();                                        // the step's tensors are recycled for the next step
         var x0 = images * 2f - 1f;
         var kept = captions.Select(c => Rng.NextFloat() < Config.CaptionDropout ? "" : c).ToArray();
         var tokens = Model.Tokenizer.EncodeBatch(kept);

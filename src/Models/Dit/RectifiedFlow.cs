@@ -81,8 +81,9 @@ public static class RectifiedFlow
         var x = noise;
         for (int i = 0; i < steps; i++)
         {
+            using var scope = new DeviceScope();                                  // each step's intermediates are recycled by the next
             var v = model(x, Enumerable.Repeat(times[i], b).ToArray());
-            x = x + v * (times[i + 1] - times[i]);
+            x = scope.Keep(x + v * (times[i + 1] - times[i]));
             onStep?.Invoke(i, x);
         }
         return x;

@@ -46,6 +46,7 @@ public sealed class FlowMatchingTrainer
     /// <summary>One update on data <paramref name="x1"/> (and optionally fixed noise partners <paramref name="x0"/>); returns the loss.</summary>
     public float Step(Tensor x1, int[]? labels = null, Tensor? x0 = null)
     {
+        using var scope = new DeviceScope();                                      // the step's tensors are recycled for the next step
         var loss = ConditionalFlowMatching.SampledLoss(Field, x1, labels, Rng, LabelDrop, x0);
         float value = loss.Item();
         if (!float.IsFinite(value)) throw new NonFiniteException($"FlowMatchingTrainer: loss is {value} at step {StepCount}");

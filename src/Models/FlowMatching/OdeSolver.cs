@@ -40,12 +40,13 @@ public static class OdeSolver
         for (int i = 0; i < o.Steps; i++)
         {
             double t = t0 + i * h;
-            x = o.Method switch
+            using var scope = new DeviceScope();                                  // each step's intermediates are recycled by the next
+            x = scope.Keep(o.Method switch
             {
                 OdeMethod.Euler => x + F(t, x) * (float)h,
                 OdeMethod.Heun => HeunStep(F, t, x, h),
                 _ => Rk4Step(F, t, x, h),
-            };
+            });
             onStep?.Invoke(t + h, x);
         }
         return new OdeResult(x, evals, o.Steps, 0);
