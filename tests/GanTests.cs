@@ -25,6 +25,24 @@ public sealed class GanTests
     }
 
     [Test]
+    public void Minibatch_standard_deviation_sees_a_collapsed_batch()
+    {
+        // Two samples of two features on a 1×1 plane: standard deviations across the batch 1 and 3, mean 2.
+        var h = Tensor.FromArray([0f, 0f, 2f, 6f], 2, 2, 1, 1);
+        var spread = DcganDiscriminator.MinibatchStd(h);
+        Assert.That(spread.Shape, Is.EqualTo(new[] { 2, 1, 1, 1 }));
+        Assert.That(spread.ToArray(), Is.EqualTo(new[] { 2f, 2f }).Within(1e-4f));
+        var collapsed = Tensor.FromArray([1f, 5f, 1f, 5f], 2, 2, 1, 1);              // identical samples: no spread
+        Assert.That(DcganDiscriminator.MinibatchStd(collapsed).ToArray(), Is.All.LessThan(1e-3f));
+        // It is differentiable through the engine's ops: the gradient pushes the samples apart.
+        var x = Tensor.FromArray([0f, 0f, 2f, 6f], 2, 2, 1, 1).RequireGrad();
+        DcganDiscriminator.MinibatchStd(x).Sum().Backward();
+        var grad = x.Grad!.ToArray();
+        Assert.That(grad[0], Is.LessThan(0f));
+        Assert.That(grad[2], Is.GreaterThan(0f));
+    }
+
+    [Test]
     public void Generator_and_discriminator_shapes_and_training_steps()
     {
         var g = new Generator(1);

@@ -7,7 +7,7 @@ using Models.Vae;
 namespace Engine.Tests;
 
 // Gradient checks for the ops the classic families add: masked convolution, the discretised logistic
-// likelihood and spectral normalisation.
+// likelihood, spectral normalisation and the discriminator's minibatch standard deviation.
 public static partial class GradCases
 {
     static readonly Tensor VerticalMaskB = PixelCnnMasks.Vertical(3, maskB: true);
@@ -29,5 +29,6 @@ public static partial class GradCases
         new("discretised logistic log-probability", x => DiscretizedLogistic.LogProb(LogisticX.To(x[0].Device), LogisticX.To(x[0].Device) + x[0] * 0.02f, x[1] * 0.3f - 4f),
             g => [R(g, 2, 4), R(g, 2, 4)]),
         new("spectral norm", x => SpectralNorm.Apply(x[0], SpectralU.To(x[0].Device), SpectralV.To(x[0].Device)), g => [R(g, 3, 2, 1, 2)]),
+        new("minibatch standard deviation", x => DcganDiscriminator.MinibatchStd(x[0]) * x[1], g => [R(g, 3, 2, 2, 2), R(g, 3, 1, 2, 2)]),
     ];
 }

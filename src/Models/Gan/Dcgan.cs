@@ -65,8 +65,11 @@ public sealed class DcganGenerator : Module
 
 /// <summary>
 /// DCGAN discriminator with spectral normalisation and a projection head for classes (Miyato and Koyama, 2018):
-/// conv 4×4/2 (1→W) → LeakyReLU(0.2) → conv 4×4/2 (W→2W) → LeakyReLU → conv 3×3 (2W→2W) → LeakyReLU → sum over
-/// the 7×7 plane → φ (B, 2W); the logit is linear(φ) + ⟨embedding(class), φ⟩.
+/// conv 4×4/2 (1→W) → LeakyReLU(0.2) → conv 4×4/2 (W→2W) → LeakyReLU → [minibatch standard deviation] → conv 3×3
+/// (2W+1→2W) → LeakyReLU → sum over the 7×7 plane → φ (B, 2W); the logit is linear(φ) + ⟨embedding(class), φ⟩.
+/// The minibatch standard deviation (Karras et al., 2018) appends one feature map holding the features' standard
+/// deviation across the batch, averaged: a generator that ignores its noise gives batches with no spread, which the
+/// discriminator then sees and punishes — the remedy for within-class mode collapse.
 /// </summary>
 public sealed class DcganDiscriminator : Module
 {
@@ -83,7 +86,7 @@ public sealed class DcganDiscriminator : Module
         int w = config.Width;
         conv1 = Child("conv1", new SnConv2d(1, w, 4, g, stride: 2, padding: 1));
         conv2 = Child("conv2", new SnConv2d(w, 2 * w, 4, g, stride: 2, padding: 1));
-        conv3 = Child("conv3", new SnConv2d(2 * w, 2 * w, 3, g, stride: 1, padding: 1));
+        conv3 = Child("conv3", new SnConv2d(2 * w + 1, 2 * w, 3, g, stride: 1, padding: 1));
         fc = Child("fc", new SnLinear(2 * w, 1, g));
         if (config.Classes > 0)
         {
@@ -99,10 +102,17 @@ public sealed class DcganDiscriminator : Module
             throw new ShapeMismatchException($"DcganDiscriminator: images must be (B, 1, 28, 28), got {Shapes.Format(x.Shape)}");
         Config.CheckLabels("DcganDiscriminator", x.Shape[0], labels);
         var h = conv1.Forward(x).LeakyRelu(0.2f);
-        h = conv2.Forward(h).LeakyRelu(0.2f);
-        h = conv3.Forward(h).LeakyRelu(0.2f);                                            // (B, 2W, 7, 7)
+        h = conv2.Forward(h).LeakyRelu(0.2f);                                            // (B, 2W, 7, 7)
+        h = conv3.Forward(Tensor.Cat([h, MinibatchStd(h)], 1)).LeakyRelu(0.2f);         // (B, 2W, 7, 7)
         var phi = h.Sum([2, 3]);                                                          // (B, 2W)
         var logit = fc.Forward(phi).Reshape(x.Shape[0]);                                  // (B)
         return classEmbedding is null ? logit : logit + (classEmbedding.Forward(labels!) * phi).Sum(1);
+    }
+
+    /// <summary>(B, C, H, W) → (B, 1, H, W) filled with the mean over C, H, W of the standard deviation across the batch.</summary>
+    public static Tensor MinibatchStd(Tensor h)
+    {
+        var spread = (h.Var([0], correction: 0) + 1e-8f).Sqrt().Mean();               // scalar
+        return spread.Reshape(1, 1, 1, 1).Expand(h.Shape[0], 1, h.Shape[2], h.Shape[3]);
     }
 }
