@@ -162,13 +162,15 @@ public sealed class Storage : IDisposable
 /// next step reuses them. Scopes nest; a kept tensor moves to the enclosing scope. A tensor made in a scope and used
 /// after it without <see cref="Keep"/> throws <see cref="ObjectDisposedException"/> — never stale values.
 /// Anything that must outlive the step (optimizer state, caches) is made outside the scope or under <see cref="Suspend"/>.
+/// The scope holds its storages weakly: a temporary that dies halfway through the step is the garbage collector's to
+/// reclaim at once, so the scope never keeps more memory alive than the step itself does.
 /// </summary>
 /// <example><c>using (var scope = new DeviceScope()) { var loss = Step(model, batch); lossValue = loss.Item(); }</c></example>
 public sealed class DeviceScope : IDisposable
 {
     [ThreadStatic] static DeviceScope? current;
     readonly DeviceScope? outer;
-    readonly List<Storage> created = [];
+    readonly List<WeakReference<Storage>> created = [];
     readonly HashSet<Storage> kept = new(ReferenceEqualityComparer.Instance);
     bool closed;
 
@@ -178,7 +180,7 @@ public sealed class DeviceScope : IDisposable
         current = this;
     }
 
-    internal static void Track(Storage s) => current?.created.Add(s);
+    internal static void Track(Storage s) => current?.created.Add(new WeakReference<Storage>(s));
 
     /// <summary>Whether a scope is open on this thread.</summary>
     public static bool IsOpen => current is not null;
@@ -211,9 +213,10 @@ public sealed class DeviceScope : IDisposable
         if (closed) return;
         closed = true;
         current = outer;
-        foreach (var s in created)
+        foreach (var weak in created)
         {
-            if (kept.Contains(s)) outer?.created.Add(s);
+            if (!weak.TryGetTarget(out var s)) continue;                          // already collected: nothing holds it
+            if (kept.Contains(s)) outer?.created.Add(weak);
             else s.Dispose();
         }
     }
