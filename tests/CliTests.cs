@@ -19,6 +19,21 @@ public sealed class CliTests
         finally { Console.SetError(saved); }
     }
 
+    /// <summary>Runs a command that must succeed with <c>--json</c> and returns the JSON object it printed last.</summary>
+    static System.Text.Json.JsonElement EngineJson(params string[] args)
+    {
+        var output = new StringWriter();
+        var stdout = Console.Out;
+        Console.SetOut(output);
+        try
+        {
+            var r = Engine(args);
+            Assert.That(r.Code, Is.EqualTo(0), r.Error);
+        }
+        finally { Console.SetOut(stdout); }
+        return System.Text.Json.JsonDocument.Parse(output.ToString().Trim().Split('\n')[^1]).RootElement;
+    }
+
     static void AssertOneLineError((int Code, string Error) r, int code, string containing)
     {
         Assert.That(r.Code, Is.EqualTo(code), r.Error);
@@ -105,16 +120,7 @@ public sealed class CliTests
         string ema = Path.Combine(run, DdpmTraining.EmaCheckpointName);
         Assert.That(DiffusionCheckpoint.LoadSampling(ema).Metadata["command"], Does.StartWith("engine train ddpm"));
         Assert.That(Engine("sample", "ddpm", "--checkpoint", ema, "--steps", "2", "--n", "1", "--out", grid).Code, Is.EqualTo(0));
-        var output = new StringWriter();
-        var stdout = Console.Out;
-        Console.SetOut(output);
-        try
-        {
-            var r = Engine("eval", "ddpm", "--checkpoint", ema, "--samples", "20", "--steps", "2", "--vlb-images", "3", "--vlb-timesteps", "4", "--data", dir.Path, "--json");
-            Assert.That(r.Code, Is.EqualTo(0), r.Error);
-        }
-        finally { Console.SetOut(stdout); }
-        var json = System.Text.Json.JsonDocument.Parse(output.ToString().Trim().Split('\n')[^1]).RootElement;
+        var json = EngineJson("eval", "ddpm", "--checkpoint", ema, "--samples", "20", "--steps", "2", "--vlb-images", "3", "--vlb-timesteps", "4", "--data", dir.Path, "--json");
         foreach (var key in new[] { "bits_per_dim", "fcd", "conditional_accuracy", "sampling_seconds_per_1000", "network_evaluations_per_image", "train_seconds" })
             Assert.That(json.TryGetProperty(key, out _), Is.True, key);
         Assert.That(json.GetProperty("network_evaluations_per_image").GetDouble(), Is.EqualTo(4));   // 2 DDIM steps, guided
@@ -135,17 +141,8 @@ public sealed class CliTests
         var (field, meta) = Models.FlowMatching.FlowCheckpoint.Load(Path.Combine(run, "2-rectified.safetensors"));
         Assert.That((field.Net.Config.BaseChannels, field.Net.Config.ResBlocks, meta["flow"]), Is.EqualTo((8, 1, "2-rectified")));
 
-        var output = new StringWriter();
-        var stdout = Console.Out;
-        Console.SetOut(output);
-        try
-        {
-            var r = Engine("eval", "cfm", "--checkpoint", Path.Combine(run, "1-rectified.safetensors"), "--samples", "10", "--steps", "1,3", "--bpd-images", "2",
-                "--straightness-images", "2", "--data", dir.Path, "--json");
-            Assert.That(r.Code, Is.EqualTo(0), r.Error);
-        }
-        finally { Console.SetOut(stdout); }
-        var json = System.Text.Json.JsonDocument.Parse(output.ToString().Trim().Split('\n')[^1]).RootElement;
+        var json = EngineJson("eval", "cfm", "--checkpoint", Path.Combine(run, "1-rectified.safetensors"), "--samples", "10", "--steps", "1,3", "--bpd-images", "2",
+            "--straightness-images", "2", "--data", dir.Path, "--json");
         foreach (var key in new[] { "fcd_euler1", "conditional_accuracy_euler3", "sampling_seconds_per_1000_euler3", "straightness", "bits_per_dim", "train_seconds" })
             Assert.That(json.TryGetProperty(key, out _), Is.True, key);
         Assert.That(json.GetProperty("network_evaluations_per_image_euler3").GetDouble(), Is.EqualTo(6));   // 3 Euler steps, guided
