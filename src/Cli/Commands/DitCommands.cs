@@ -171,6 +171,7 @@ public static class TrainingLoop
                         task.Increment(1);
                     }
                 });
+            AnsiConsole.MarkupLine($"{name}: {losses.Count} steps in {clock.Elapsed.TotalSeconds:F0} s ({losses.Count * batch / clock.Elapsed.TotalSeconds:F1} img/s)");
             if (stop) AnsiConsole.MarkupLine($"[yellow]interrupted after {losses.Count} steps; saving[/]");
         }
         finally { Console.CancelKeyPress -= onCancel; }
