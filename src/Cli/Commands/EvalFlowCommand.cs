@@ -49,7 +49,7 @@ public static class EvalFlowCommand
             var options = new OdeOptions(method, steps);
             FlowQuality q = null!;
             EvalCommand.Progress($"{method} {steps}: sampling {c.Samples:N0} images", c.Samples,
-                report => q = FlowEvaluation.Measure(field, options, guidance, c.Metrics, c.TestStatistics, c.Samples, 10, ImageShape, new Generator(seed + 1), batch,
+                report => q = FlowEvaluation.Measure(field, options, guidance, c.Metrics, c.TestStatistics, c.Samples, field.Net.Config.Classes, ImageShape, new Generator(seed + 1), batch,
                     progress: (done, _) => report(done)));
             string tag = $"{method.ToString().ToLowerInvariant()}{steps}";
             metrics.Add(new($"fcd_{tag}", q.Fcd, $"{q.Samples} samples (classes cycling) vs {c.TestStatistics.Count} test images"));
@@ -61,7 +61,7 @@ public static class EvalFlowCommand
         if (straightImages > 0)
         {
             var noise = Tensor.Randn([straightImages, .. ImageShape], new Generator(seed + 2));
-            var labels = Enumerable.Range(0, straightImages).Select(i => i % 10).ToArray();
+            var labels = Enumerable.Range(0, straightImages).Select(i => i % field.Net.Config.Classes).ToArray();
             double s = ConditionalFlowMatching.Straightness(field, noise, 100, labels, guidance);
             metrics.Add(new("straightness", s, $"∫E‖(X₁−X₀) − v(X_t, t)‖² dt, guided, {straightImages} paths of 100 Euler steps, summed over pixels in [−1, 1]"));
         }

@@ -42,7 +42,7 @@ public static class TrainFlowMatchingCommand
         int b = x0.Shape[0];
         var joined = Tensor.Cat([x0.Reshape(b, 1, -1), x1.Reshape(b, 1, -1)], 1);     // (N, 2, D)
         var loader = new DataLoader(joined, labels, batch, shuffle: true, dropLast: true, seed: seed);
-        var batches = Enumerable.Range(0, int.MaxValue).SelectMany(loader.Batches).GetEnumerator();
+        var batches = Endless(loader, "--pairs");
         int[] sample = x0.Shape[1..];
         return FlowProgress.Run(label, steps, batch, _ =>
         {
@@ -66,7 +66,7 @@ public static class TrainFlowMatchingCommand
         ulong seed = (ulong)args.Int("seed", 0, 0);
         string outDir = args.String("out", Path.Combine("runs", (rectified ? "rectified-" : "cfm-") + toy));
         args.RejectUnknown();
-        if (rectified && pairCount < batch) throw new UsageException($"--pairs {pairCount} is fewer than one batch of {batch}");
+        if (rectified) RequireBatch(pairCount, batch, "--pairs");
         _ = Toy2D.Sample(toy, 1, new Generator(0));
 
         var g = new Generator(seed);
@@ -156,7 +156,7 @@ public static class TrainFlowMatchingCommand
         string outDir = args.String("out", Path.Combine("runs", rectified ? "rectified-fmnist" : "cfm-fmnist"));
         args.RejectUnknown();
         if (width % 8 != 0) throw new UsageException($"--width {width} must be a multiple of 8 (GroupNorm with 8 groups)");
-        if (rectified && pairCount < batch) throw new UsageException($"--pairs {pairCount} is fewer than one batch of {batch}");
+        if (rectified) RequireBatch(pairCount, batch, "--pairs");                 // before training, not after it
 
         var train = FashionMnist.Load(dataDir, DataSplit.Train);
         var test = FashionMnist.Load(dataDir, DataSplit.Test);
@@ -167,7 +167,7 @@ public static class TrainFlowMatchingCommand
         AnsiConsole.MarkupLine($"[bold]train {(rectified ? "rectified" : "cfm")}[/]: UNet-S (width {width}, {net.ParameterCount():N0} parameters) as a class-conditional vector field on {train.Count:N0} images from {Markup.Escape(train.Source)}; labels dropped with p = 0.1 for guidance");
         var trainer = new FlowMatchingTrainer(field, lr, steps, seed + 1, labelDrop: 0.1f, emaOf: net, emaDecay: ema);
         var loader = new DataLoader(train, batch, shuffle: true, dropLast: true, seed: seed);
-        var batches = Enumerable.Range(0, int.MaxValue).SelectMany(loader.Batches).GetEnumerator();
+        var batches = Endless(loader, "training images");
         var clock = Stopwatch.StartNew();
         var losses = FlowProgress.Run("flow matching", steps, batch, _ =>
         {
@@ -228,6 +228,18 @@ public static class TrainFlowMatchingCommand
         AnsiConsole.MarkupLine($"guidance {guidance}; bits/dim: unconditional, Hutchinson divergence, Dormand–Prince rtol 1e-3, uniform dequantisation, data in [[−1, 1]]");
         AnsiConsole.MarkupLine($"wrote {string.Join(", ", written)} (rows: classes {string.Join(", ", FashionMnist.ClassNames)}; column blocks: 1, 2, 4, 8 Euler steps, adaptive), {lossPath}");
         return 0;
+    }
+
+    /// <summary>The loader's batches, epoch after epoch; one with no full batch is a usage error, not an endless loop.</summary>
+    static IEnumerator<(Tensor X, int[] Y)> Endless(DataLoader loader, string what)
+    {
+        RequireBatch(loader.Count, loader.BatchSize, what);
+        return Enumerable.Range(0, int.MaxValue).SelectMany(loader.Batches).GetEnumerator();
+    }
+
+    static void RequireBatch(int count, int batch, string what)
+    {
+        if (count < batch) throw new UsageException($"{what}: {count} is fewer than one batch of {batch}");
     }
 
     /// <summary>A fresh UNet carrying the trainer's averaged weights, as a vector field.</summary>
