@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Engine.Autograd;
 using Engine.Nn;
 using Engine.Optim;
@@ -75,4 +76,33 @@ public sealed class HostPoolTests
         }
         Assert.That(Train(scoped: true), Is.EqualTo(Train(scoped: false)));
     }
+
+    [Test]
+    public void A_temporary_that_dies_inside_the_scope_comes_back_after_a_collection_but_an_array_still_held_does_not()
+    {
+        const int HeldLength = HostPool.MinLength * 3 + 5, DroppedLength = HostPool.MinLength * 3 + 7;
+        using (new DeviceScope())
+        {
+            long collected = HostPool.Collected;
+            float[] held = ArrayOfATemporary(HeldLength);                        // its tensor is gone, the array is not
+            DropATemporary(DroppedLength);
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            Assert.That(HostPool.Collected, Is.GreaterThan(collected), "the dead temporary's array came back");
+
+            long hits = HostPool.Hits;
+            var reused = Tensor.Zeros([DroppedLength]);
+            Assert.That(HostPool.Hits, Is.EqualTo(hits + 1), "and is rented again");
+            Assert.That(reused.ToArray(), Is.All.EqualTo(0f));
+            var other = Tensor.Zeros([HeldLength]);
+            Assert.That(ReferenceEquals(other.Storage.Data, held), Is.False, "an array something still reaches is never handed out");
+            Assert.That(held, Is.All.EqualTo(5f));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static float[] ArrayOfATemporary(int n) => Tensor.Full([n], 5f).Storage.Data;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static void DropATemporary(int n) => _ = Tensor.Full([n], 6f).Sum().Item();
 }

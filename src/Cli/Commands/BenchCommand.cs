@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Cli.Workloads;
+using Engine;
 using Kernels.Cpu;
 using Spectre.Console;
 
@@ -37,6 +38,7 @@ public static class BenchCommand
         {
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLine($"[grey]{threads} thread(s); peak = {WorkloadRegistry.PeakGflopsPerCore} GFLOP/s per core (pure FMA loop)[/]");
+            AnsiConsole.MarkupLine($"[grey]recycled CPU arrays: {HostPool.Hits:N0} reused, {HostPool.Misses:N0} fresh ({HostPool.MissBytes / 1e9:F2} GB), {HostPool.Collected:N0} found unreachable, {HostPool.InducedCollections} collections run by the pool; {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} gen0/1/2 collections[/]");
         }
         return 0;
     }
