@@ -57,6 +57,8 @@ public static partial class GradCases
         new("matmul", x => Tensor.MatMul(x[0], x[1]), g => [R(g, 7, 5), R(g, 5, 3)]),
         new("matmul batched broadcast", x => Tensor.MatMul(x[0], x[1]), g => [R(g, 2, 3, 4, 5), R(g, 5, 3)]),
         new("matmul transposed view", x => Tensor.MatMul(x[0].T, x[1].T), g => [R(g, 5, 7), R(g, 3, 5)]),
+        new("linear x·Wᵀ + b", x => Tensor.Linear(x[0], x[1], x[2]), g => [R(g, 6, 5), R(g, 3, 5), R(g, 3)]),
+        new("linear of a transposed input", x => Tensor.Linear(x[0].T, x[1], x[2]), g => [R(g, 5, 6), R(g, 3, 5), R(g, 3)]),
         new("reshape", x => x[0].Reshape(5, -1) * x[0].Reshape(5, -1), g => [R(g, 3, 5)]),
         new("permute", x => x[0].Permute(2, 0, 1).Contiguous() * 2f, g => [R(g, 2, 3, 4)]),
         new("narrow", x => x[0].Narrow(1, 1, 3), g => [R(g, 3, 5)]),

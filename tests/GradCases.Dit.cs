@@ -33,6 +33,9 @@ public static partial class GradCases
     [
         new("adaLN modulate", x => AdaLN.Modulate(x[0], x[1], x[2]), g => [R(g, 2, 3, 5), R(g, 2, 5), R(g, 2, 5)]),
         new("adaLN gated residual", x => AdaLN.GatedResidual(x[0], x[1], x[2]), g => [R(g, 2, 3, 4), R(g, 2, 4), R(g, 2, 3, 4)]),
+        new("adaLN modulate, width past one vector", x => AdaLN.Modulate(x[0], x[1], x[2]), g => [R(g, 2, 3, 19), R(g, 2, 19), R(g, 2, 19)]),
+        new("adaLN gated residual, width past one vector", x => AdaLN.GatedResidual(x[0], x[1], x[2]), g => [R(g, 2, 2, 19), R(g, 2, 19), R(g, 2, 2, 19)]),
+        new("adaLN modulate of a transposed view", x => AdaLN.Modulate(x[0].Transpose(1, 2), x[1], x[2]), g => [R(g, 2, 5, 3), R(g, 2, 5), R(g, 2, 5)]),
         new("unpatchify 2×2 patches of 3 channels", x => PatchEmbed.Unpatchify(x[0], 3, 2, 2, 3), g => [R(g, 2, 6, 12)]),
         ModuleCase("patch embed", g => new PatchEmbed(3, 5, 2, g), [[2, 3, 4, 6]], (m, x) => ((PatchEmbed)m).Forward(x[0])),
         ModuleCase("multi-head attention", g => new MultiHeadAttention(6, 2, g), [[2, 5, 6]], (m, x) => ((MultiHeadAttention)m).Forward(x[0])),

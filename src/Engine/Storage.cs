@@ -46,13 +46,15 @@ public sealed class Storage : IDisposable
     }
 
     /// <summary>
-    /// A zeroed CPU storage of <paramref name="length"/> floats: inside a <see cref="DeviceScope"/>, a large one is an array
-    /// recycled through <see cref="HostPool"/> and handed back when the scope ends; otherwise a fresh array.
+    /// A CPU storage of <paramref name="length"/> floats, zeroed unless the caller will write every element
+    /// (<paramref name="zeroed"/> false): inside a <see cref="DeviceScope"/>, a large one is an array recycled through
+    /// <see cref="HostPool"/> and handed back when the scope ends; otherwise a fresh array.
     /// </summary>
-    internal static Storage Host(int length)
+    internal static Storage Host(int length, bool zeroed = true)
     {
-        if (!DeviceScope.IsOpen || length < HostPool.MinLength) return new Storage(new float[length], Device.Cpu);
-        var s = new Storage(HostPool.Rent(length));
+        if (!DeviceScope.IsOpen || length < HostPool.MinLength)
+            return new Storage(zeroed ? new float[length] : GC.AllocateUninitializedArray<float>(length), Device.Cpu);
+        var s = new Storage(HostPool.Rent(length, zeroed));
         DeviceScope.Track(s);
         return s;
     }
@@ -274,8 +276,12 @@ public static class HostPool
     /// <summary>Full collections the pool ran because a free list was empty, process-wide.</summary>
     public static long InducedCollections => Interlocked.Read(ref inducedCollections);
 
-    /// <summary>A zeroed array of exactly <paramref name="length"/> floats, recycled when one is free; it comes back when unreachable.</summary>
-    public static float[] Rent(int length)
+    /// <summary>
+    /// An array of exactly <paramref name="length"/> floats, recycled when one is free; it comes back when unreachable.
+    /// Zeroed, unless <paramref name="zeroed"/> is false: then a recycled array still holds its last values, for a
+    /// caller that overwrites every element.
+    /// </summary>
+    public static float[] Rent(int length, bool zeroed = true)
     {
         var a = TakeFree(length);
         if (a is null && Interlocked.Read(ref freshSinceCollection) >= CollectAfterBytes)
@@ -299,7 +305,7 @@ public static class HostPool
         else
         {
             Interlocked.Increment(ref hits);
-            Array.Clear(a);
+            if (zeroed) Array.Clear(a);
         }
         // A fresh sentinel for each rent: the last one may have been finalized already (a finalizer runs once).
         var sentinel = new Sentinel(a, Volatile.Read(ref generation));

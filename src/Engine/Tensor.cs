@@ -106,6 +106,13 @@ public sealed partial class Tensor : IDisposable
     internal static Tensor Empty(int[] shape, Device device) =>
         new(device.IsGpu ? new Storage(device, Shapes.Numel(shape)) : Storage.Host(Shapes.Numel(shape)), (int[])shape.Clone(), Shapes.ContiguousStrides(shape), 0);
 
+    /// <summary>
+    /// A contiguous tensor for an op that writes every element before anyone reads it: on the CPU a recycled array
+    /// keeps its old values (no clearing pass), on a GPU uninitialised device memory.
+    /// </summary>
+    internal static Tensor Uninitialized(int[] shape, Device device) =>
+        device.IsGpu ? Empty(shape, device) : new(Storage.Host(Shapes.Numel(shape), zeroed: false), (int[])shape.Clone(), Shapes.ContiguousStrides(shape), 0);
+
     public static Tensor ZerosLike(Tensor t) => Zeros(t.Shape, t.Device);
     public static Tensor OnesLike(Tensor t) => Ones(t.Shape, t.Device);
 

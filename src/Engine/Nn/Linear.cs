@@ -39,7 +39,6 @@ public sealed class Linear : Layer
         if (x.Rank == 1) return Forward(x.Unsqueeze(0)).Squeeze(0);
         if (x.Rank > 2)                     // one GEMM over all rows, not one per leading index
             return Forward(x.Reshape(-1, InFeatures)).Reshape([.. x.Shape[..^1], OutFeatures]);
-        var y = Tensor.MatMul(x, Weight.T); // (N, out)
-        return Bias is null ? y : y + Bias;
+        return Bias is null ? Tensor.MatMul(x, Weight.T) : Tensor.Linear(x, Weight, Bias);   // (N, out)
     }
 }

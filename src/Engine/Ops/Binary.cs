@@ -103,7 +103,7 @@ public sealed partial class Tensor
         var device = Device.Common(op, a, b);
         var shape = Shapes.Broadcast(op, a.Shape, b.Shape);
         if (device.IsGpu) return Gpu.GpuOps.Binary<T>(device, a, b, shape);
-        var y = Zeros(shape);
+        var y = Uninitialized(shape, device);                                      // every path below writes every element
         var yd = y.Storage.Data;
         if (y.Numel == 0) return y;
         bool aFull = a.IsContiguous && Shapes.SameShape(a.Shape, shape);

@@ -16,7 +16,7 @@ public sealed partial class Tensor
         if (b.Shape[^2] != k)
             throw new ShapeMismatchException($"MatMul: inner sizes differ: {Shapes.Format(a.Shape)} @ {Shapes.Format(b.Shape)} ({k} vs {b.Shape[^2]})");
         var batch = Shapes.Broadcast("MatMul", a.Shape[..^2], b.Shape[..^2]);
-        var y = device.IsGpu ? Empty([.. batch, m, n], device) : Zeros([.. batch, m, n]);
+        var y = k > 0 ? Uninitialized([.. batch, m, n], device) : Zeros([.. batch, m, n], device);   // the GEMM (β = 0) writes every element
         var A = MatrixOperand.Of(a, batch);
         var B = MatrixOperand.Of(b, batch);
         int count = Shapes.Numel(batch);
@@ -32,6 +32,31 @@ public sealed partial class Tensor
             if (a.RequiresGrad) Backprop.Accumulate(a, MatMul(g, b.T));
             if (b.RequiresGrad) Backprop.Accumulate(b, MatMul(a.T, g));
         }, $"{m}×{k} @ {k}×{n}");
+    }
+
+    /// <summary>
+    /// x·Wᵀ + b for x (N, in), W (out, in), b (out): a fully connected layer as one op. On the CPU the bias is written
+    /// into the output rows first and the GEMM adds the product onto it (β = 1), so the bias costs no extra pass over
+    /// the output nor a temporary; the backward gives dx = g·W, dW = gᵀ·x, db = Σ_rows g.
+    /// </summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor bias)
+    {
+        var device = Device.Common("Linear", x, weight, bias);
+        if (x.Rank != 2 || weight.Rank != 2 || bias.Rank != 1 || x.Shape[1] != weight.Shape[1] || bias.Shape[0] != weight.Shape[0])
+            throw new ShapeMismatchException($"Linear: expected x (N, in), weight (out, in), bias (out), got {Shapes.Format(x.Shape)}, {Shapes.Format(weight.Shape)}, {Shapes.Format(bias.Shape)}");
+        if (device.IsGpu || x.Shape[1] == 0) return MatMul(x, weight.T) + bias;
+        int rows = x.Shape[0], inF = x.Shape[1], outF = weight.Shape[0];
+        var xc = x.Contiguous(); var w = weight.Contiguous(); var b = bias.Contiguous();
+        var y = Uninitialized([rows, outF], device);
+        var yd = y.Span; var bd = b.Span;
+        for (int r = 0; r < rows; r++) bd.CopyTo(yd.Slice(r * outF, outF));
+        KernelRegistry.FastGemm(false, true, rows, outF, inF, 1f, xc.Span, inF, w.Span, inF, 1f, yd, outF);
+        return Backprop.Record("Linear", y, [xc, w, b], g =>
+        {
+            if (xc.RequiresGrad) Backprop.Accumulate(xc, MatMul(g, w));
+            if (w.RequiresGrad) Backprop.Accumulate(w, MatMul(g.T, xc));
+            if (b.RequiresGrad) Backprop.Accumulate(b, g.Sum(0));
+        }, $"{rows}×{inF} → {outF}");
     }
 
     /// <summary>Shorthand for <see cref="MatMul(Tensor, Tensor)"/>.</summary>

@@ -26,12 +26,12 @@ public sealed partial class Tensor
     {
         Device.Common(op, this);
         var x = Contiguous();
-        var y = Device.IsGpu ? Gpu.GpuOps.Unary<T>(x) : Zeros(Shape);
+        var y = Device.IsGpu ? Gpu.GpuOps.Unary<T>(x) : Uninitialized(Shape, Device);
         if (!Device.IsGpu) Elementwise.Unary<T>(x.Span, y.Span);
         return Backprop.Record(op, y, [x], g =>
         {
             if (x.Device.IsGpu) { Backprop.Accumulate(x, Gpu.GpuOps.UnaryBackward<T>(x, y, g)); return; }
-            var dx = Zeros(x.Shape);
+            var dx = Uninitialized(x.Shape, x.Device);
             Elementwise.UnaryBackward<T>(x.Span, y.Span, g.Span, dx.Span);
             Backprop.Accumulate(x, dx);
         });

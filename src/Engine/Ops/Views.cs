@@ -15,7 +15,7 @@ public sealed partial class Tensor
             copy.AssignStrided(this);
             return Backprop.Record("Contiguous", copy, [this], g => Backprop.Accumulate(this, g));
         }
-        var outT = Zeros(Shape, Device);
+        var outT = Uninitialized(Shape, Device);                                    // every row is copied
         var dst = outT.Storage.Data;
         var src = Storage.Data;
         int n = Rank == 0 ? 1 : Shape[^1], s = Rank == 0 ? 1 : Strides[^1];

@@ -201,4 +201,40 @@ public static class KernelRegistry
     /// <summary>The AdamW update optimizers use.</summary>
     public static AdamWKernel FastAdamW { get; set; } =
         Isa.Pick<AdamWKernel>(Cpu.AdamW.Simd<Vec512>, Cpu.AdamW.Simd<Vec256>, Cpu.AdamW.Simd<VecT>);
+
+    /// <summary>adaLN modulation y = x·(1 + scale) + shift over tokens (see <see cref="Modulation"/>).</summary>
+    public static IReadOnlyList<Variant<ModulateKernel>> Modulate =>
+    [
+        new("reference", Modulation.ModulateReference, IsReference: true),
+        .. Isa.Variants<ModulateKernel>("simd", Modulation.Modulate<Vec512>, Modulation.Modulate<Vec256>, Modulation.Modulate<VecT>),
+    ];
+
+    public static IReadOnlyList<Variant<ModulateBackwardKernel>> ModulateBackward =>
+    [
+        new("reference", Modulation.ModulateBackwardReference, IsReference: true),
+        .. Isa.Variants<ModulateBackwardKernel>("simd", Modulation.ModulateBackward<Vec512>, Modulation.ModulateBackward<Vec256>, Modulation.ModulateBackward<VecT>),
+    ];
+
+    /// <summary>The gated residual y = x + gate·branch over tokens.</summary>
+    public static IReadOnlyList<Variant<GatedAddKernel>> GatedAdd =>
+    [
+        new("reference", Modulation.GatedAddReference, IsReference: true),
+        .. Isa.Variants<GatedAddKernel>("simd", Modulation.GatedAdd<Vec512>, Modulation.GatedAdd<Vec256>, Modulation.GatedAdd<VecT>),
+    ];
+
+    public static IReadOnlyList<Variant<GatedAddBackwardKernel>> GatedAddBackward =>
+    [
+        new("reference", Modulation.GatedAddBackwardReference, IsReference: true),
+        .. Isa.Variants<GatedAddBackwardKernel>("simd", Modulation.GatedAddBackward<Vec512>, Modulation.GatedAddBackward<Vec256>, Modulation.GatedAddBackward<VecT>),
+    ];
+
+    /// <summary>The modulation kernels the engine uses.</summary>
+    public static ModulateKernel FastModulate { get; set; } =
+        Isa.Pick<ModulateKernel>(Modulation.Modulate<Vec512>, Modulation.Modulate<Vec256>, Modulation.Modulate<VecT>);
+    public static ModulateBackwardKernel FastModulateBackward { get; set; } =
+        Isa.Pick<ModulateBackwardKernel>(Modulation.ModulateBackward<Vec512>, Modulation.ModulateBackward<Vec256>, Modulation.ModulateBackward<VecT>);
+    public static GatedAddKernel FastGatedAdd { get; set; } =
+        Isa.Pick<GatedAddKernel>(Modulation.GatedAdd<Vec512>, Modulation.GatedAdd<Vec256>, Modulation.GatedAdd<VecT>);
+    public static GatedAddBackwardKernel FastGatedAddBackward { get; set; } =
+        Isa.Pick<GatedAddBackwardKernel>(Modulation.GatedAddBackward<Vec512>, Modulation.GatedAddBackward<Vec256>, Modulation.GatedAddBackward<VecT>);
 }
