@@ -245,7 +245,7 @@ public static class HostPool
     /// <summary>Arrays shorter than this (64 KiB) come from the garbage collector's small-object heap, which is cheap.</summary>
     public const int MinLength = 16 * 1024;
 
-    /// <summary>Fresh bytes handed out after which an empty free list runs a full collection first (to find the dead temporaries).</summary>
+    /// <summary>Fresh bytes handed out after which an empty free list runs a full collection first (to find the dead temporaries); doubled, up to 64×, while collections find nothing.</summary>
     public const long CollectAfterBytes = 64L << 20;
 
     sealed class Bucket
@@ -257,6 +257,7 @@ public static class HostPool
     static readonly Dictionary<int, Bucket> free = [];
     static readonly ConditionalWeakTable<float[], Sentinel> sentinels = new();
     static long bytes, rents, hits, misses, missBytes, collected, freshSinceCollection, inducedCollections;
+    static long collectAfter = CollectAfterBytes;
     static int generation;
 
     /// <summary>The most the pool keeps: a quarter of the memory available to the process, at most 8 GiB.</summary>
@@ -284,14 +285,17 @@ public static class HostPool
     public static float[] Rent(int length, bool zeroed = true)
     {
         var a = TakeFree(length);
-        if (a is null && Interlocked.Read(ref freshSinceCollection) >= CollectAfterBytes)
+        if (a is null && Interlocked.Read(ref freshSinceCollection) >= Volatile.Read(ref collectAfter))
         {
             // The free list ran dry while the step's dead temporaries wait for the next full collection: run it now, so
-            // their sentinels hand them back, rather than growing the heap.
+            // their sentinels hand them back, rather than growing the heap. A collection that finds nothing (a step that
+            // really holds that much) doubles the distance to the next one, so a large working set is not collected over and over.
             Interlocked.Exchange(ref freshSinceCollection, 0);
             Interlocked.Increment(ref inducedCollections);
+            long before = Collected;
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
             GC.WaitForPendingFinalizers();
+            Volatile.Write(ref collectAfter, Collected > before ? CollectAfterBytes : Math.Min(2 * collectAfter, 64 * CollectAfterBytes));
             a = TakeFree(length);
         }
         if (a is null)
