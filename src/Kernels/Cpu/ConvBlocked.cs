@@ -199,6 +199,7 @@ public static unsafe class ConvBlocked
     /// <summary>Forward over raw pointers; the geometry may have negative padding (see <see cref="InputGrad"/>).</summary>
     static void ForwardCore(Conv2dGeometry g, float* x, float* w, float* bias, float* y)
     {
+        if (IsShiftable(g)) { ShiftedForwardCore(g, x, w, bias, y); return; }
         int og = g.OutPerGroup, p = g.PatchSize;
         nint packedPerGroup = (nint)(og + Mr) * p + GemmPacking.Slack;
         float* wPack = (float*)NativeMemory.AlignedAlloc((nuint)(packedPerGroup * g.Groups) * sizeof(float), 64);
@@ -256,6 +257,97 @@ public static unsafe class ConvBlocked
             if (bias != null)
                 for (int i = 0; i < og; i++) AddScalar(c + (nint)i * l, cols, bias[grp * og + i]);
         }
+    }
+
+    /// <summary>
+    /// Stride 1, no dilation, padding ≥ 0, a kernel wider than one tap, and output rows wide enough that computing
+    /// the padded width wastes little (Kw − 1 extra columns per row, at most a sixth of the row).
+    /// </summary>
+    static bool IsShiftable(in Conv2dGeometry g) =>
+        g.StrideH == 1 && g.StrideW == 1 && g.DilationH == 1 && g.DilationW == 1 && g.PadH >= 0 && g.PadW >= 0
+        && g.KernelH * g.KernelW > 1 && 6 * (g.KernelW - 1) <= g.OutW;
+
+    /// <summary>
+    /// The forward of a stride-1 convolution without a patch matrix: as Σ over taps (ki, kj) of W_tap[Og, Cg] · X
+    /// shifted by (ki, kj). Each block of output rows copies its input rows once into a zero-padded buffer of width
+    /// Wp = Wo + Kw − 1; in that layout the input under tap (ki, kj) for output column j of the block (counted over the
+    /// padded width) is the buffer at ki·Wp + kj + j, so every tap's B operand is read in place, one depth step per
+    /// channel. The product is formed over the padded width (Kw − 1 columns per row are discarded) and the live columns
+    /// are copied out. Against the patch matrix this writes the input once instead of Kh·Kw times.
+    /// </summary>
+    static void ShiftedForwardCore(Conv2dGeometry g, float* x, float* w, float* bias, float* y)
+    {
+        int og = g.OutPerGroup, cg = g.InPerGroup, taps = g.KernelH * g.KernelW, p = g.PatchSize;
+        nint packedPerTap = (nint)(og + Mr) * cg + GemmPacking.Slack;
+        float* wPack = (float*)NativeMemory.AlignedAlloc((nuint)(packedPerTap * taps * g.Groups) * sizeof(float), 64);
+        float* tap = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(1, og * cg) * sizeof(float), 64);
+        try
+        {
+            // W_tap[co, ci] = w[co, ci, ki, kj], packed as A panels once per call.
+            for (int grp = 0; grp < g.Groups; grp++)
+                for (int t = 0; t < taps; t++)
+                {
+                    for (int co = 0; co < og; co++)
+                        for (int ci = 0; ci < cg; ci++) tap[co * cg + ci] = w[(nint)(grp * og + co) * p + ci * taps + t];
+                    GemmPacking.PackA(false, tap, cg, 0, og, 0, cg, wPack + (grp * taps + t) * packedPerTap);
+                }
+            var (rows, blocks) = Blocking(g);
+            var job = new ShiftedForwardJob(g, x, wPack, packedPerTap, bias, y, rows, blocks);
+            ForEachItem(g, g.Batch * g.Groups * blocks, job.Item);
+        }
+        finally { NativeMemory.AlignedFree(wPack); NativeMemory.AlignedFree(tap); }
+    }
+
+    sealed class ShiftedForwardJob(Conv2dGeometry g, float* x, float* wPack, nint packedPerTap, float* bias, float* y, int rows, int blocks)
+    {
+        public void Item(int item)
+        {
+            int block = item % blocks, grp = item / blocks % g.Groups, n = item / blocks / g.Groups;
+            int og = g.OutPerGroup, cg = g.InPerGroup, kh = g.KernelH, kw = g.KernelW, l = g.OutPlane;
+            int oh0 = block * rows, oh1 = Math.Min(g.OutH, oh0 + rows), live = oh1 - oh0;
+            int wp = g.OutW + kw - 1, padRows = live + kh - 1, cols = live * wp;
+            // Per channel: the padded rows, then room for the last panel's reads past them (zeros).
+            nint plane = RoundUp(padRows * wp + kw + Nr, 16);
+            if (plane % 256 == 0) plane += 16;
+            var scratch = Scratch.ForThisThread(plane * cg, 0, (nint)og * RoundUp(cols, Nr));
+            float* xg = x + ((nint)n * g.InChannels + grp * cg) * g.InPlane;
+            for (int c = 0; c < cg; c++)
+            {
+                float* dst = scratch.Patches + c * plane, src = xg + (nint)c * g.InPlane;
+                new Span<float>(dst, (int)plane).Clear();
+                for (int r = 0; r < padRows; r++)
+                {
+                    int ih = oh0 - g.PadH + r;
+                    if (ih < 0 || ih >= g.InH) continue;
+                    new ReadOnlySpan<float>(src + (nint)ih * g.InW, g.InW).CopyTo(new Span<float>(dst + r * wp + g.PadW, g.InW));
+                }
+            }
+            float* wide = scratch.B;
+            for (int ki = 0, t = 0; ki < kh; ki++)
+                for (int kj = 0; kj < kw; kj++, t++)
+                    Multiply(og, cols, cg, wPack + (grp * kh * kw + t) * packedPerTap, cg, 0,
+                        scratch.Patches + ki * wp + kj, 1, plane, wide, cols, t == 0 ? 0f : 1f);
+            float* c0 = y + ((nint)n * g.OutChannels + grp * og) * l + oh0 * g.OutW;
+            for (int co = 0; co < og; co++)
+            {
+                float b = bias == null ? 0f : bias[grp * og + co];
+                for (int r = 0; r < live; r++)
+                {
+                    float* from = wide + (nint)co * cols + r * wp, to = c0 + (nint)co * l + r * g.OutW;
+                    if (bias == null) new ReadOnlySpan<float>(from, g.OutW).CopyTo(new Span<float>(to, g.OutW));
+                    else AddScalarTo(from, to, g.OutW, b);
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void AddScalarTo(float* from, float* to, int n, float v)
+    {
+        var vv = Vector512.Create(v);
+        int j = 0;
+        for (; j + 16 <= n; j += 16) (Vector512.Load(from + j) + vv).Store(to + j);
+        for (; j < n; j++) to[j] = from[j] + v;
     }
 
     static void WeightGradCore(Conv2dGeometry g, float* x, float* dy, float* dw)
