@@ -10,6 +10,12 @@ public sealed class AttentionTests
     [TestCase(2, 33, 17, 16, false)]
     [TestCase(2, 17, 33, 64, true)]
     [TestCase(4, 49, 49, 8, true)]
+    [TestCase(2, 5, 9, 1, true)]        // D = 1, causal with T_q < T_k
+    [TestCase(2, 13, 7, 17, false)]     // fewer keys than one vector, D = 17 (a vector plus one)
+    [TestCase(3, 21, 30, 17, true)]
+    [TestCase(2, 20, 11, 64, false)]    // T_q > T_k
+    [TestCase(1, 37, 37, 64, true)]     // query rows not a multiple of the block
+    [TestCase(2, 30, 45, 24, true)]
     public void Every_variant_matches_the_reference(int heads, int tq, int tk, int d, bool causal)
     {
         var g = new Generator(11);

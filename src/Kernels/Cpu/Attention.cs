@@ -1,4 +1,7 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Kernels.Cpu;
 
@@ -203,8 +206,59 @@ public static class Attention
             }
     }
 
+    /// <summary>
+    /// Register-blocked forward: each head is taken R query rows at a time, so every vector of keys or values loaded
+    /// feeds R multiply-adds instead of one (see <see cref="AttentionBlocked{V, TRows}"/>). R = 8 with AVX-512's 32
+    /// vector registers, 4 with 16. Heads run in parallel.
+    /// </summary>
+    public static unsafe void ForwardBlocked<V>(int heads, int tq, int tk, int d, float scale, bool causal,
+        ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> o, Span<float> lse) where V : unmanaged, IVec<V>
+    {
+        Check(heads, tq, tk, d, q.Length, k.Length, v.Length, o.Length, lse.Length);
+        fixed (float* qp = q, kp = k, vp = v, op = o, lp = lse)
+        {
+            nint Q = (nint)qp, K = (nint)kp, Vv = (nint)vp, O = (nint)op, L = (nint)lp;
+            Parallelism.For(heads, 4L * tq * tk * d, h =>
+            {
+                float* qh = (float*)Q + h * tq * d, kh = (float*)K + h * tk * d, vh = (float*)Vv + h * tk * d, oh = (float*)O + h * tq * d, lh = (float*)L + h * tq;
+                if (V.Count >= 16) AttentionBlocked<V, Rows8>.ForwardHead(qh, kh, vh, oh, lh, tq, tk, d, scale, causal);
+                else AttentionBlocked<V, Rows4>.ForwardHead(qh, kh, vh, oh, lh, tq, tk, d, scale, causal);
+            }, grain: 1 << 16);
+        }
+    }
+
+    /// <summary>
+    /// Register-blocked backward (same math as <see cref="BackwardReference"/>), R query rows at a time: the
+    /// probabilities are rebuilt from the saved lse, and each head writes all of its own dQ, dK, dV (so the outputs
+    /// need no clearing beforehand), so heads run in parallel.
+    /// </summary>
+    public static unsafe void BackwardBlocked<V>(int heads, int tq, int tk, int d, float scale, bool causal,
+        ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> o, ReadOnlySpan<float> lse,
+        ReadOnlySpan<float> dO, Span<float> dq, Span<float> dk, Span<float> dv) where V : unmanaged, IVec<V>
+    {
+        Check(heads, tq, tk, d, q.Length, k.Length, v.Length, o.Length, lse.Length);
+        int nq = heads * tq * d, nk = heads * tk * d;
+        if (dO.Length < nq || dq.Length < nq || dk.Length < nk || dv.Length < nk)
+            throw new ArgumentException($"Attention: dO/dQ/dK/dV need {nq}/{nq}/{nk}/{nk} floats, got {dO.Length}/{dq.Length}/{dk.Length}/{dv.Length}");
+        dq[nq..].Clear(); dk[nk..].Clear(); dv[nk..].Clear();
+        fixed (float* qp = q, kp = k, vp = v, op = o, lp = lse, gp = dO, dqp = dq, dkp = dk, dvp = dv)
+        {
+            nint Q = (nint)qp, K = (nint)kp, Vv = (nint)vp, O = (nint)op, L = (nint)lp, G = (nint)gp, DQ = (nint)dqp, DK = (nint)dkp, DV = (nint)dvp;
+            Parallelism.For(heads, 8L * tq * tk * d, h =>
+            {
+                int qo = h * tq * d, ko = h * tk * d;
+                if (V.Count >= 16)
+                    AttentionBlocked<V, Rows8>.BackwardHead((float*)Q + qo, (float*)K + ko, (float*)Vv + ko, (float*)O + qo, (float*)L + h * tq,
+                        (float*)G + qo, (float*)DQ + qo, (float*)DK + ko, (float*)DV + ko, tq, tk, d, scale, causal);
+                else
+                    AttentionBlocked<V, Rows4>.BackwardHead((float*)Q + qo, (float*)K + ko, (float*)Vv + ko, (float*)O + qo, (float*)L + h * tq,
+                        (float*)G + qo, (float*)DQ + qo, (float*)DK + ko, (float*)DV + ko, tq, tk, d, scale, causal);
+            }, grain: 1 << 16);
+        }
+    }
+
     /// <summary>Number of keys query <paramref name="i"/> may see.</summary>
-    static int Visible(int i, int tq, int tk, bool causal) => causal ? Math.Clamp(i + 1 + (tk - tq), 0, tk) : tk;
+    internal static int Visible(int i, int tq, int tk, bool causal) => causal ? Math.Clamp(i + 1 + (tk - tq), 0, tk) : tk;
 
     static void Check(int heads, int tq, int tk, int d, int qLen, int kLen, int vLen, int oLen, int lseLen)
     {
@@ -233,7 +287,7 @@ public static class Attention
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe float Dot<V>(float* x, float* y, int n) where V : unmanaged, IVec<V>
+    internal static unsafe float Dot<V>(float* x, float* y, int n) where V : unmanaged, IVec<V>
     {
         var acc = V.Zero;
         int c = 0;
@@ -241,5 +295,410 @@ public static class Attention
         float s = V.Sum(acc);
         for (; c < n; c++) s += x[c] * y[c];
         return s;
+    }
+}
+
+/// <summary>
+/// The register-blocked attention kernels behind <see cref="Attention.ForwardBlocked{V}"/> and
+/// <see cref="Attention.BackwardBlocked{V}"/>, for one head at a time, R = <typeparamref name="TRows"/> query rows per
+/// block. The flash kernels score one query row against a vector of keys, so each FMA needs its own load of Kᵀ or V;
+/// here every product is a small GEMM with a register tile of R rows × 1 or 2 vectors of columns (<see cref="Tile"/>),
+/// in which one load of the right-hand operand feeds R FMAs and the left-hand one is broadcast per row:
+/// <list type="number">
+/// <item>S = Q_blk·Kᵀ·scale (R × T_k), Kᵀ packed once per head (D × T_k, padded to whole vectors of keys);</item>
+/// <item>softmax of each row of S in vectors: keys a causal row may not see and the padding set to −∞, max, exp, sum, lse;</item>
+/// <item>O_blk = P·V, then each row divided by its sum.</item>
+/// </list>
+/// The backward rebuilds P from the saved lse and dP = dO_blk·Vᵀ with the same tile, forms dS = P ⊙ (dP − rowsum(dO ⊙ O))·scale,
+/// and gets dQ_blk = dS·K with the tile too. dV += Pᵀ·dO_blk and dK += dSᵀ·Q_blk use the transposed tile
+/// (<see cref="TileTransposed"/>), which holds the R rows of dO (or Q) in registers and passes over the keys once, so each
+/// row of dV and dK is loaded and stored once per block rather than once per query row. Only R × T_k scores are ever
+/// formed, in per-thread scratch (no allocation per call once warm). A D that is not a multiple of the vector width goes
+/// through zero-padded copies (V, K, the block's rows of Q and dO, and the dK, dV sums); the causal mask sees
+/// keys j ≤ i + (T_k − T_q); a row that sees no key gets NaN and lse −∞, as the reference does.
+/// </summary>
+internal static unsafe class AttentionBlocked<V, TRows> where V : unmanaged, IVec<V> where TRows : struct, IMicroRows
+{
+    /// <summary>Vectors of columns per register tile: a constant the JIT folds away.</summary>
+    interface IColumns { static abstract bool Two { get; } }
+    readonly struct OneVector : IColumns { public static bool Two => false; }
+    readonly struct TwoVectors : IColumns { public static bool Two => true; }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int d, float scale, bool causal)
+    {
+        int w = V.Count, R = TRows.Count;
+        int tkPad = RoundUp(tk, w), dPad = RoundUp(d, w);
+        bool padD = dPad != d;
+        float* at = Scratch.ForThisThread(Size(d * tkPad) + Size(R * tkPad) + Size(R * dPad) + Size(R) + (padD ? Size(tk * dPad) : 0));
+        float* kt = Take(ref at, d * tkPad), s = Take(ref at, R * tkPad), oTile = Take(ref at, R * dPad), inv = Take(ref at, R);
+        PackTransposed(k, tk, d, kt, tkPad);
+        float* vRows = padD ? PackPadded(v, tk, d, Take(ref at, tk * dPad), dPad) : v;
+        int ldv = padD ? dPad : d;
+        for (int i0 = 0; i0 < tq; i0 += R)
+        {
+            int rows = Math.Min(R, tq - i0);
+            int keys = Attention.Visible(i0 + rows - 1, tq, tk, causal);     // the most keys any row of the block sees
+            int kEnd = RoundUp(keys, w);
+            Product(d, q + i0 * d, d, kt, tkPad, s, tkPad, rows, kEnd, scale);
+            for (int r = 0; r < rows; r++)
+            {
+                float* sr = s + r * tkPad;
+                int visible = Attention.Visible(i0 + r, tq, tk, causal);
+                for (int j = visible; j < kEnd; j++) sr[j] = float.NegativeInfinity;
+                var mv = V.Create(float.NegativeInfinity);
+                for (int j = 0; j < kEnd; j += w) mv = V.Max(mv, V.Load(sr + j));
+                float max = V.MaxLane(mv);
+                var shift = V.Create(float.IsNegativeInfinity(max) ? 0 : max);     // a row that sees nothing: all p = 0
+                var sv = V.Zero;
+                for (int j = 0; j < kEnd; j += w)
+                {
+                    var p = Exp(V.Load(sr + j) - shift);
+                    V.Store(p, sr + j);
+                    sv += p;
+                }
+                float sum = V.Sum(sv);
+                inv[r] = 1f / sum;
+                lse[i0 + r] = max + MathF.Log(sum);
+            }
+            float* dst = padD ? oTile : o + i0 * d;
+            int ldo = padD ? dPad : d;
+            Product(keys, s, tkPad, vRows, ldv, dst, ldo, rows, dPad, 1f);
+            for (int r = 0; r < rows; r++)
+            {
+                float* from = dst + r * ldo, to = o + (i0 + r) * d;
+                var iv = V.Create(inv[r]);
+                int c = 0;
+                for (; c <= d - w; c += w) V.Store(V.Load(from + c) * iv, to + c);
+                for (; c < d; c++) to[c] = from[c] * inv[r];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardHead(float* q, float* k, float* v, float* o, float* lse, float* dO, float* dq, float* dk, float* dv,
+        int tq, int tk, int d, float scale, bool causal)
+    {
+        int w = V.Count, R = TRows.Count;
+        int tkPad = RoundUp(tk, w), dPad = RoundUp(d, w);
+        bool padD = dPad != d;
+        float* at = Scratch.ForThisThread(2 * Size(d * tkPad) + 2 * Size(R * tkPad) + (padD ? 3 * Size(tk * dPad) + 3 * Size(R * dPad) : 0));
+        float* kt = Take(ref at, d * tkPad), vt = Take(ref at, d * tkPad), s = Take(ref at, R * tkPad), ds = Take(ref at, R * tkPad);
+        PackTransposed(k, tk, d, kt, tkPad);
+        PackTransposed(v, tk, d, vt, tkPad);
+        float* kRows = k, dkSum = dk, dvSum = dv, qPad = null, gPad = null, dqTile = null;
+        int ld = d;                                        // row stride of K, dK, dV, and the blocks of Q, dO, dQ
+        if (padD)
+        {
+            ld = dPad;
+            kRows = PackPadded(k, tk, d, Take(ref at, tk * dPad), dPad);
+            dkSum = Take(ref at, tk * dPad);
+            dvSum = Take(ref at, tk * dPad);
+            qPad = Take(ref at, R * dPad); gPad = Take(ref at, R * dPad); dqTile = Take(ref at, R * dPad);
+        }
+        new Span<float>(dkSum, tk * ld).Clear();           // dQ is stored block by block; dK and dV are sums
+        new Span<float>(dvSum, tk * ld).Clear();
+        var scaleV = V.Create(scale);
+        for (int i0 = 0; i0 < tq; i0 += R)
+        {
+            int rows = Math.Min(R, tq - i0);
+            int keys = Attention.Visible(i0 + rows - 1, tq, tk, causal);
+            int kEnd = RoundUp(keys, w);
+            float* qb = q + i0 * d, gb = dO + i0 * d;
+            Product(d, qb, d, kt, tkPad, s, tkPad, rows, kEnd, scale);       // S = Q·Kᵀ·scale
+            Product(d, gb, d, vt, tkPad, ds, tkPad, rows, kEnd, 1f);         // dP = dO·Vᵀ
+            for (int r = 0; r < rows; r++)
+            {
+                float* sr = s + r * tkPad, dr = ds + r * tkPad;
+                int visible = Attention.Visible(i0 + r, tq, tk, causal);
+                var l = V.Create(lse[i0 + r]);
+                var delta = V.Create(Attention.Dot<V>(gb + r * d, o + (i0 + r) * d, d));
+                for (int j = 0; j < kEnd; j += w)
+                {
+                    var p = Exp(V.Load(sr + j) - l);
+                    V.Store(p, sr + j);
+                    V.Store(p * (V.Load(dr + j) - delta) * scaleV, dr + j);
+                }
+                for (int j = visible; j < kEnd; j++) sr[j] = dr[j] = 0;       // masked keys and padding (whatever exp gave)
+            }
+            if (padD)
+            {
+                qb = PackPadded(qb, rows, d, qPad, dPad);
+                gb = PackPadded(gb, rows, d, gPad, dPad);
+                Product(keys, ds, tkPad, kRows, ld, dqTile, ld, rows, dPad, 1f);
+                for (int r = 0; r < rows; r++) new Span<float>(dqTile + r * ld, d).CopyTo(new Span<float>(dq + (i0 + r) * d, d));
+            }
+            else Product(keys, ds, tkPad, kRows, ld, dq + i0 * d, ld, rows, dPad, 1f);   // dQ = dS·K
+            ProductTransposed(keys, s, tkPad, gb, ld, dvSum, ld, rows, dPad);           // dV += Pᵀ·dO
+            ProductTransposed(keys, ds, tkPad, qb, ld, dkSum, ld, rows, dPad);          // dK += dSᵀ·Q
+        }
+        if (padD)
+            for (int j = 0; j < tk; j++)
+            {
+                new Span<float>(dkSum + j * dPad, d).CopyTo(new Span<float>(dk + j * d, d));
+                new Span<float>(dvSum + j * dPad, d).CopyTo(new Span<float>(dv + j * d, d));
+            }
+    }
+
+    /// <summary>
+    /// C[r, 0..n) = alpha · A[r, 0..depth)·B[0..depth, 0..n) for r &lt; rows ≤ R, n a multiple of the vector width:
+    /// tiles of two vectors of columns, then one. A row r at a + r·lda, B row p at b + p·ldb.
+    /// </summary>
+    static void Product(int depth, float* a, int lda, float* b, int ldb, float* c, int ldc, int rows, int n, float alpha)
+    {
+        int w = V.Count, j = 0;
+        for (; j + 2 * w <= n; j += 2 * w) Tile<TwoVectors>(depth, a, lda, b + j, ldb, c + j, ldc, rows, alpha);
+        if (j < n) Tile<OneVector>(depth, a, lda, b + j, ldb, c + j, ldc, rows, alpha);
+    }
+
+    /// <summary>C[0..keys, 0..n) += A[0..rows, 0..keys)ᵀ·B[0..rows, 0..n), n a multiple of the vector width, in tiles as <see cref="Product"/>.</summary>
+    static void ProductTransposed(int keys, float* a, int lda, float* b, int ldb, float* c, int ldc, int rows, int n)
+    {
+        int w = V.Count, j = 0;
+        for (; j + 2 * w <= n; j += 2 * w) TileTransposed<TwoVectors>(keys, a, lda, b + j, ldb, c + j, ldc, rows);
+        if (j < n) TileTransposed<OneVector>(keys, a, lda, b + j, ldb, c + j, ldc, rows);
+    }
+
+    /// <summary>
+    /// The register tile: C[r, 0..N) = alpha · Σ_p A[r, p]·B[p, 0..N) for r &lt; rows, N = 1 or 2 vectors. Per step p,
+    /// one or two loads of B feed R FMAs each, against a broadcast of A[r, p]. Rows from <paramref name="rows"/> to R
+    /// read row rows − 1 (so no load strays) and are not stored.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Tile<TCols>(int depth, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int rows, float alpha)
+        where TCols : struct, IColumns
+    {
+        int w = V.Count, last = rows - 1;
+        bool two = TCols.Two, eight = TRows.Count > 4;
+        float* a0 = a, a1 = a + Math.Min(1, last) * lda, a2 = a + Math.Min(2, last) * lda, a3 = a + Math.Min(3, last) * lda;
+        float* a4 = a + Math.Min(4, last) * lda, a5 = a + Math.Min(5, last) * lda, a6 = a + Math.Min(6, last) * lda, a7 = a + Math.Min(7, last) * lda;
+        V c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default;
+        V c4a = default, c4b = default, c5a = default, c5b = default, c6a = default, c6b = default, c7a = default, c7b = default;
+        for (int p = 0; p < depth; p++, b += ldb)
+        {
+            var b0 = V.Load(b);
+            var b1 = two ? V.Load(b + w) : default;
+            { var x = V.Create(a0[p]); c0a = V.Fma(x, b0, c0a); if (two) c0b = V.Fma(x, b1, c0b); }
+            { var x = V.Create(a1[p]); c1a = V.Fma(x, b0, c1a); if (two) c1b = V.Fma(x, b1, c1b); }
+            { var x = V.Create(a2[p]); c2a = V.Fma(x, b0, c2a); if (two) c2b = V.Fma(x, b1, c2b); }
+            { var x = V.Create(a3[p]); c3a = V.Fma(x, b0, c3a); if (two) c3b = V.Fma(x, b1, c3b); }
+            if (eight)
+            {
+                { var x = V.Create(a4[p]); c4a = V.Fma(x, b0, c4a); if (two) c4b = V.Fma(x, b1, c4b); }
+                { var x = V.Create(a5[p]); c5a = V.Fma(x, b0, c5a); if (two) c5b = V.Fma(x, b1, c5b); }
+                { var x = V.Create(a6[p]); c6a = V.Fma(x, b0, c6a); if (two) c6b = V.Fma(x, b1, c6b); }
+                { var x = V.Create(a7[p]); c7a = V.Fma(x, b0, c7a); if (two) c7b = V.Fma(x, b1, c7b); }
+            }
+        }
+        var av = V.Create(alpha);
+        StoreRow<TCols>(c, c0a, c0b, av);
+        if (rows > 1) StoreRow<TCols>(c + ldc, c1a, c1b, av);
+        if (rows > 2) StoreRow<TCols>(c + 2 * ldc, c2a, c2b, av);
+        if (rows > 3) StoreRow<TCols>(c + 3 * ldc, c3a, c3b, av);
+        if (eight)
+        {
+            if (rows > 4) StoreRow<TCols>(c + 4 * ldc, c4a, c4b, av);
+            if (rows > 5) StoreRow<TCols>(c + 5 * ldc, c5a, c5b, av);
+            if (rows > 6) StoreRow<TCols>(c + 6 * ldc, c6a, c6b, av);
+            if (rows > 7) StoreRow<TCols>(c + 7 * ldc, c7a, c7b, av);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreRow<TCols>(float* c, V x, V y, V alpha) where TCols : struct, IColumns
+    {
+        V.Store(x * alpha, c);
+        if (TCols.Two) V.Store(y * alpha, c + V.Count);
+    }
+
+    /// <summary>
+    /// The transposed register tile: C[j, 0..N) += Σ_{r &lt; rows} A[r, j]·B[r, 0..N) for j &lt; keys, N = 1 or 2 vectors.
+    /// The R rows of B stay in registers (zero past <paramref name="rows"/>); per key, C's row is loaded and stored once
+    /// and takes R FMAs against broadcasts of A[r, j], summed in two chains of R/2 to shorten the dependency.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void TileTransposed<TCols>(int keys, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int rows)
+        where TCols : struct, IColumns
+    {
+        int w = V.Count, last = rows - 1;
+        bool two = TCols.Two, eight = TRows.Count > 4;
+        float* a0 = a, a1 = a + Math.Min(1, last) * lda, a2 = a + Math.Min(2, last) * lda, a3 = a + Math.Min(3, last) * lda;
+        float* a4 = a + Math.Min(4, last) * lda, a5 = a + Math.Min(5, last) * lda, a6 = a + Math.Min(6, last) * lda, a7 = a + Math.Min(7, last) * lda;
+        V b0a = LoadRow(b, 0, rows, 0), b0b = two ? LoadRow(b, 0, rows, w) : default;
+        V b1a = LoadRow(b + ldb, 1, rows, 0), b1b = two ? LoadRow(b + ldb, 1, rows, w) : default;
+        V b2a = LoadRow(b + 2 * ldb, 2, rows, 0), b2b = two ? LoadRow(b + 2 * ldb, 2, rows, w) : default;
+        V b3a = LoadRow(b + 3 * ldb, 3, rows, 0), b3b = two ? LoadRow(b + 3 * ldb, 3, rows, w) : default;
+        V b4a = default, b4b = default, b5a = default, b5b = default, b6a = default, b6b = default, b7a = default, b7b = default;
+        if (eight)
+        {
+            b4a = LoadRow(b + 4 * ldb, 4, rows, 0); b4b = two ? LoadRow(b + 4 * ldb, 4, rows, w) : default;
+            b5a = LoadRow(b + 5 * ldb, 5, rows, 0); b5b = two ? LoadRow(b + 5 * ldb, 5, rows, w) : default;
+            b6a = LoadRow(b + 6 * ldb, 6, rows, 0); b6b = two ? LoadRow(b + 6 * ldb, 6, rows, w) : default;
+            b7a = LoadRow(b + 7 * ldb, 7, rows, 0); b7b = two ? LoadRow(b + 7 * ldb, 7, rows, w) : default;
+        }
+        for (int j = 0; j < keys; j++, c += ldc)
+        {
+            var xa = V.Load(c);
+            var xb = two ? V.Load(c + w) : default;
+            V ya, yb = default;
+            { var s = V.Create(a0[j]); xa = V.Fma(s, b0a, xa); if (two) xb = V.Fma(s, b0b, xb); }
+            { var s = V.Create(a1[j]); ya = s * b1a; if (two) yb = s * b1b; }
+            { var s = V.Create(a2[j]); xa = V.Fma(s, b2a, xa); if (two) xb = V.Fma(s, b2b, xb); }
+            { var s = V.Create(a3[j]); ya = V.Fma(s, b3a, ya); if (two) yb = V.Fma(s, b3b, yb); }
+            if (eight)
+            {
+                { var s = V.Create(a4[j]); xa = V.Fma(s, b4a, xa); if (two) xb = V.Fma(s, b4b, xb); }
+                { var s = V.Create(a5[j]); ya = V.Fma(s, b5a, ya); if (two) yb = V.Fma(s, b5b, yb); }
+                { var s = V.Create(a6[j]); xa = V.Fma(s, b6a, xa); if (two) xb = V.Fma(s, b6b, xb); }
+                { var s = V.Create(a7[j]); ya = V.Fma(s, b7a, ya); if (two) yb = V.Fma(s, b7b, yb); }
+            }
+            V.Store(xa + ya, c);
+            if (two) V.Store(xb + yb, c + w);
+        }
+    }
+
+    /// <summary>
+    /// e^x for the softmax. With AVX-512, a float exp: n = round(x·log₂e), r = x − n·ln 2 (ln 2 in two parts), e^r by
+    /// Cephes' degree-7 polynomial, times 2ⁿ built in the exponent bits: relative error below 1.2·10⁻⁷ (measured over
+    /// −87.3 ≤ x ≤ 88; the softmax only asks for x ≤ 0), 0 below −87.3 and for −∞, NaN for NaN. About three times as fast as <see cref="Vector512.Exp(Vector512{float})"/>, which computes
+    /// in double. Other widths use <c>V.Exp</c>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static V Exp(V x)
+    {
+        if (typeof(V) != typeof(Vec512)) return V.Exp(x);
+        var v = Unsafe.BitCast<V, Vector512<float>>(x);
+        var xc = Vector512.Min(v, Vector512.Create(88f));
+        var n = Vector512.Round(xc * Vector512.Create(1.44269504f));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), xc);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        var p = Vector512.Create(1.9875691500e-4f);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
+        p = Vector512.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
+        var pow2 = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+        var y = Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512.Create(-87.33f)), Vector512<float>.Zero, p * pow2);
+        return Unsafe.BitCast<Vector512<float>, V>(y);
+    }
+
+    /// <summary>Row <paramref name="r"/> of B from column <paramref name="offset"/>, or zero for a row past the block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static V LoadRow(float* row, int r, int rows, int offset) => r < rows ? V.Load(row + offset) : V.Zero;
+
+    /// <summary>
+    /// Kᵀ (or Vᵀ): t[c·ld + j] = x[j·d + c], with the padding columns j ≥ n zero. With AVX-512, 16×16 blocks go
+    /// through registers (<see cref="Transpose16"/>: five times as fast as element by element), the edges element by element.
+    /// </summary>
+    static void PackTransposed(float* x, int n, int d, float* t, int ld)
+    {
+        int n16 = 0, d16 = 0;
+        if (typeof(V) == typeof(Vec512) && Avx512F.IsSupported)
+        {
+            n16 = n & ~15; d16 = d & ~15;
+            for (int j = 0; j < n16; j += 16)
+                for (int c = 0; c < d16; c += 16) Transpose16(x + j * d + c, d, t + c * ld + j, ld);
+        }
+        for (int j = 0; j < n; j++)                        // what the blocks left: the last rows, then the last columns
+        {
+            float* xj = x + j * d, tj = t + j;
+            for (int c = j < n16 ? d16 : 0; c < d; c++) tj[c * ld] = xj[c];
+        }
+        for (int c = 0; c < d; c++)
+            for (int j = n; j < ld; j++) t[c * ld + j] = 0;
+    }
+
+    /// <summary>dst[i·ldd + j] = src[j·lds + i] for a 16×16 block: 16 row loads, four rounds of 16 shuffles, 16 stores.</summary>
+    static void Transpose16(float* src, int lds, float* dst, int ldd)
+    {
+        var r0 = Vector512.Load(src); var r1 = Vector512.Load(src + lds); var r2 = Vector512.Load(src + 2 * lds); var r3 = Vector512.Load(src + 3 * lds);
+        var r4 = Vector512.Load(src + 4 * lds); var r5 = Vector512.Load(src + 5 * lds); var r6 = Vector512.Load(src + 6 * lds); var r7 = Vector512.Load(src + 7 * lds);
+        var r8 = Vector512.Load(src + 8 * lds); var r9 = Vector512.Load(src + 9 * lds); var ra = Vector512.Load(src + 10 * lds); var rb = Vector512.Load(src + 11 * lds);
+        var rc = Vector512.Load(src + 12 * lds); var rd = Vector512.Load(src + 13 * lds); var re = Vector512.Load(src + 14 * lds); var rf = Vector512.Load(src + 15 * lds);
+        // Interleave pairs of rows by 32 bits, then by 64 bits: each 128-bit lane k of r0..r3 then holds columns
+        // 4k..4k+3 of rows 0..3 (r4..r7 of rows 4..7, and so on).
+        var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1); var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
+        var t4 = Avx512F.UnpackLow(r4, r5); var t5 = Avx512F.UnpackHigh(r4, r5); var t6 = Avx512F.UnpackLow(r6, r7); var t7 = Avx512F.UnpackHigh(r6, r7);
+        var t8 = Avx512F.UnpackLow(r8, r9); var t9 = Avx512F.UnpackHigh(r8, r9); var ta = Avx512F.UnpackLow(ra, rb); var tb = Avx512F.UnpackHigh(ra, rb);
+        var tc = Avx512F.UnpackLow(rc, rd); var td = Avx512F.UnpackHigh(rc, rd); var te = Avx512F.UnpackLow(re, rf); var tf = Avx512F.UnpackHigh(re, rf);
+        r0 = Low64(t0, t2); r1 = High64(t0, t2); r2 = Low64(t1, t3); r3 = High64(t1, t3);
+        r4 = Low64(t4, t6); r5 = High64(t4, t6); r6 = Low64(t5, t7); r7 = High64(t5, t7);
+        r8 = Low64(t8, ta); r9 = High64(t8, ta); ra = Low64(t9, tb); rb = High64(t9, tb);
+        rc = Low64(tc, te); rd = High64(tc, te); re = Low64(td, tf); rf = High64(td, tf);
+        // Gather the 128-bit lanes: even lanes (0x88) and odd lanes (0xDD) of two sources, twice.
+        t0 = Avx512F.Shuffle4x128(r0, r4, 0x88); t1 = Avx512F.Shuffle4x128(r1, r5, 0x88); t2 = Avx512F.Shuffle4x128(r2, r6, 0x88); t3 = Avx512F.Shuffle4x128(r3, r7, 0x88);
+        t4 = Avx512F.Shuffle4x128(r0, r4, 0xDD); t5 = Avx512F.Shuffle4x128(r1, r5, 0xDD); t6 = Avx512F.Shuffle4x128(r2, r6, 0xDD); t7 = Avx512F.Shuffle4x128(r3, r7, 0xDD);
+        t8 = Avx512F.Shuffle4x128(r8, rc, 0x88); t9 = Avx512F.Shuffle4x128(r9, rd, 0x88); ta = Avx512F.Shuffle4x128(ra, re, 0x88); tb = Avx512F.Shuffle4x128(rb, rf, 0x88);
+        tc = Avx512F.Shuffle4x128(r8, rc, 0xDD); td = Avx512F.Shuffle4x128(r9, rd, 0xDD); te = Avx512F.Shuffle4x128(ra, re, 0xDD); tf = Avx512F.Shuffle4x128(rb, rf, 0xDD);
+        Avx512F.Shuffle4x128(t0, t8, 0x88).Store(dst);
+        Avx512F.Shuffle4x128(t1, t9, 0x88).Store(dst + ldd);
+        Avx512F.Shuffle4x128(t2, ta, 0x88).Store(dst + 2 * ldd);
+        Avx512F.Shuffle4x128(t3, tb, 0x88).Store(dst + 3 * ldd);
+        Avx512F.Shuffle4x128(t4, tc, 0x88).Store(dst + 4 * ldd);
+        Avx512F.Shuffle4x128(t5, td, 0x88).Store(dst + 5 * ldd);
+        Avx512F.Shuffle4x128(t6, te, 0x88).Store(dst + 6 * ldd);
+        Avx512F.Shuffle4x128(t7, tf, 0x88).Store(dst + 7 * ldd);
+        Avx512F.Shuffle4x128(t0, t8, 0xDD).Store(dst + 8 * ldd);
+        Avx512F.Shuffle4x128(t1, t9, 0xDD).Store(dst + 9 * ldd);
+        Avx512F.Shuffle4x128(t2, ta, 0xDD).Store(dst + 10 * ldd);
+        Avx512F.Shuffle4x128(t3, tb, 0xDD).Store(dst + 11 * ldd);
+        Avx512F.Shuffle4x128(t4, tc, 0xDD).Store(dst + 12 * ldd);
+        Avx512F.Shuffle4x128(t5, td, 0xDD).Store(dst + 13 * ldd);
+        Avx512F.Shuffle4x128(t6, te, 0xDD).Store(dst + 14 * ldd);
+        Avx512F.Shuffle4x128(t7, tf, 0xDD).Store(dst + 15 * ldd);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Low64(Vector512<float> a, Vector512<float> b) => Avx512F.UnpackLow(a.AsDouble(), b.AsDouble()).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> High64(Vector512<float> a, Vector512<float> b) => Avx512F.UnpackHigh(a.AsDouble(), b.AsDouble()).AsSingle();
+
+    /// <summary>Copies n rows of d floats to rows of <paramref name="ld"/> floats, zero-padded; returns the copy.</summary>
+    static float* PackPadded(float* x, int n, int d, float* to, int ld)
+    {
+        for (int j = 0; j < n; j++)
+        {
+            new Span<float>(x + j * d, d).CopyTo(new Span<float>(to + j * ld, d));
+            new Span<float>(to + j * ld + d, ld - d).Clear();
+        }
+        return to;
+    }
+
+    static int RoundUp(int n, int unit) => (n + unit - 1) / unit * unit;
+
+    /// <summary>Floats a scratch array of <paramref name="n"/> floats takes, rounded up to whole 64-byte lines.</summary>
+    static nint Size(int n) => RoundUp(n, 16);
+
+    /// <summary>The next <paramref name="n"/> floats of scratch (64-byte aligned).</summary>
+    static float* Take(ref float* at, int n)
+    {
+        float* p = at;
+        at += Size(n);
+        return p;
+    }
+
+    /// <summary>A thread's scratch: 64-byte aligned native memory, grown on demand and reused by every later head.</summary>
+    sealed class Scratch
+    {
+        [ThreadStatic] static Scratch? current;
+        float* buffer;
+        nint floats;
+
+        public static float* ForThisThread(nint need)
+        {
+            var s = current ??= new Scratch();
+            if (s.floats < need)
+            {
+                NativeMemory.AlignedFree(s.buffer);
+                s.buffer = (float*)NativeMemory.AlignedAlloc((nuint)need * sizeof(float), 64);
+                s.floats = need;
+            }
+            return s.buffer;
+        }
+
+        ~Scratch() => NativeMemory.AlignedFree(buffer);
     }
 }

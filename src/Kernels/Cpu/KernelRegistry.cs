@@ -29,6 +29,7 @@ public static class KernelRegistry
     [
         new("reference", Attention.ForwardReference, IsReference: true),
         .. Isa.Variants<AttentionForwardKernel>("flash", Attention.Forward<Vec512>, Attention.Forward<Vec256>, Attention.Forward<VecT>),
+        .. Isa.Variants<AttentionForwardKernel>("blocked", Attention.ForwardBlocked<Vec512>, Attention.ForwardBlocked<Vec256>, Attention.ForwardBlocked<VecT>),
         .. Gpu(g => g.AttentionForward),
     ];
 
@@ -36,15 +37,19 @@ public static class KernelRegistry
     [
         new("reference", Attention.BackwardReference, IsReference: true),
         .. Isa.Variants<AttentionBackwardKernel>("flash", Attention.Backward<Vec512>, Attention.Backward<Vec256>, Attention.Backward<VecT>),
+        .. Isa.Variants<AttentionBackwardKernel>("blocked", Attention.BackwardBlocked<Vec512>, Attention.BackwardBlocked<Vec256>, Attention.BackwardBlocked<VecT>),
         .. Gpu(g => g.AttentionBackward),
     ];
 
-    /// <summary>The attention forward the engine uses (the widest flash variant accelerated here).</summary>
+    /// <summary>
+    /// The attention forward the engine uses: the widest blocked variant accelerated here (R query rows per register
+    /// tile; on the W3 shape several times as fast as flash, which loads a key or value vector for every FMA).
+    /// </summary>
     public static AttentionForwardKernel FastAttentionForward { get; set; } =
-        Isa.Pick<AttentionForwardKernel>(Attention.Forward<Vec512>, Attention.Forward<Vec256>, Attention.Forward<VecT>);
-    /// <summary>The attention backward the engine uses.</summary>
+        Isa.Pick<AttentionForwardKernel>(Attention.ForwardBlocked<Vec512>, Attention.ForwardBlocked<Vec256>, Attention.ForwardBlocked<VecT>);
+    /// <summary>The attention backward the engine uses (blocked, as the forward).</summary>
     public static AttentionBackwardKernel FastAttentionBackward { get; set; } =
-        Isa.Pick<AttentionBackwardKernel>(Attention.Backward<Vec512>, Attention.Backward<Vec256>, Attention.Backward<VecT>);
+        Isa.Pick<AttentionBackwardKernel>(Attention.BackwardBlocked<Vec512>, Attention.BackwardBlocked<Vec256>, Attention.BackwardBlocked<VecT>);
 
     /// <summary>
     /// The GEMM the engine uses: the blocked GEMM at the widest width accelerated here (blocked-avx512 is faster than
