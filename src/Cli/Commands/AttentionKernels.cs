@@ -20,7 +20,7 @@ public static class AttentionKernels
         const int heads = W3Attention.B * W3Attention.H, t = W3Attention.T, d = W3Attention.D;
         double peak = WorkloadRegistry.PeakGflopsPerCore * threads;
         // FLOPs: forward Q·Kᵀ and P·V (4·T²·D per head); backward dV, dP, dQ, dK (8·T²·D), not counting the
-        // recomputation of the scores that the flash backward does on top.
+        // recomputation of the scores that the flash and blocked backwards do on top.
         double forwardFlops = 4.0 * heads * t * t * d, backwardFlops = 2 * forwardFlops;
         var g = new Generator(21);
         float[] Normal(int n) { var a = new float[n]; g.FillNormal(a); return a; }

@@ -18,12 +18,13 @@ public sealed partial class Tensor
         float s = scale ?? 1f / MathF.Sqrt(d);
         q = q.Contiguous(); k = k.Contiguous(); v = v.Contiguous();
         if (q.Device.IsGpu) return AttentionGpu(q, k, v, heads, tq, tk, d, s, causal);
-        var o = Zeros(q.Shape);
+        var o = Uninitialized(q.Shape, q.Device);                                  // every variant writes all of O, dQ, dK, dV
         var lse = new float[heads * tq];
         Attention_Forward(heads, tq, tk, d, s, causal, q.Span, k.Span, v.Span, o.Span, lse);
         return Backprop.Record("Attention", o, [q, k, v], g =>
         {
-            var dq = Zeros(q.Shape); var dk = Zeros(k.Shape); var dv = Zeros(v.Shape);
+            g = g.Contiguous();
+            var dq = Uninitialized(q.Shape, q.Device); var dk = Uninitialized(k.Shape, k.Device); var dv = Uninitialized(v.Shape, v.Device);
             Attention_Backward(heads, tq, tk, d, s, causal, q.Span, k.Span, v.Span, o.Span, lse, g.Span, dq.Span, dk.Span, dv.Span);
             Backprop.Accumulate(q, dq); Backprop.Accumulate(k, dk); Backprop.Accumulate(v, dv);
         }, $"Tq={tq}, Tk={tk}, D={d}{(causal ? ", causal" : "")}");
