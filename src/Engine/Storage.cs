@@ -246,7 +246,7 @@ public static class HostPool
     public const int MinLength = 16 * 1024;
 
     /// <summary>Fresh bytes handed out after which an empty free list runs a full collection first (to find the dead temporaries); doubled, up to 64×, while collections find nothing.</summary>
-    public const long CollectAfterBytes = 64L << 20;
+    public const long CollectAfterBytes = 16L << 20;
 
     sealed class Bucket
     {
