@@ -590,7 +590,7 @@ internal static unsafe class AttentionBlocked<V, TRows> where V : unmanaged, IVe
 
     /// <summary>
     /// Kᵀ (or Vᵀ): t[c·ld + j] = x[j·d + c], with the padding columns j ≥ n zero. With AVX-512, 16×16 blocks go
-    /// through registers (<see cref="Transpose16"/>: five times as fast as element by element), the edges element by element.
+    /// through registers (<see cref="GemmPacking.Transpose16"/>: five times as fast as element by element), the edges element by element.
     /// </summary>
     static void PackTransposed(float* x, int n, int d, float* t, int ld)
     {
@@ -599,7 +599,7 @@ internal static unsafe class AttentionBlocked<V, TRows> where V : unmanaged, IVe
         {
             n16 = n & ~15; d16 = d & ~15;
             for (int j = 0; j < n16; j += 16)
-                for (int c = 0; c < d16; c += 16) Transpose16(x + j * d + c, d, t + c * ld + j, ld);
+                for (int c = 0; c < d16; c += 16) GemmPacking.Transpose16(x + j * d + c, d, 16, 16, t + c * ld + j, ld);
         }
         for (int j = 0; j < n; j++)                        // what the blocks left: the last rows, then the last columns
         {
@@ -609,52 +609,6 @@ internal static unsafe class AttentionBlocked<V, TRows> where V : unmanaged, IVe
         for (int c = 0; c < d; c++)
             for (int j = n; j < ld; j++) t[c * ld + j] = 0;
     }
-
-    /// <summary>dst[i·ldd + j] = src[j·lds + i] for a 16×16 block: 16 row loads, four rounds of 16 shuffles, 16 stores.</summary>
-    static void Transpose16(float* src, int lds, float* dst, int ldd)
-    {
-        var r0 = Vector512.Load(src); var r1 = Vector512.Load(src + lds); var r2 = Vector512.Load(src + 2 * lds); var r3 = Vector512.Load(src + 3 * lds);
-        var r4 = Vector512.Load(src + 4 * lds); var r5 = Vector512.Load(src + 5 * lds); var r6 = Vector512.Load(src + 6 * lds); var r7 = Vector512.Load(src + 7 * lds);
-        var r8 = Vector512.Load(src + 8 * lds); var r9 = Vector512.Load(src + 9 * lds); var ra = Vector512.Load(src + 10 * lds); var rb = Vector512.Load(src + 11 * lds);
-        var rc = Vector512.Load(src + 12 * lds); var rd = Vector512.Load(src + 13 * lds); var re = Vector512.Load(src + 14 * lds); var rf = Vector512.Load(src + 15 * lds);
-        // Interleave pairs of rows by 32 bits, then by 64 bits: each 128-bit lane k of r0..r3 then holds columns
-        // 4k..4k+3 of rows 0..3 (r4..r7 of rows 4..7, and so on).
-        var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1); var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
-        var t4 = Avx512F.UnpackLow(r4, r5); var t5 = Avx512F.UnpackHigh(r4, r5); var t6 = Avx512F.UnpackLow(r6, r7); var t7 = Avx512F.UnpackHigh(r6, r7);
-        var t8 = Avx512F.UnpackLow(r8, r9); var t9 = Avx512F.UnpackHigh(r8, r9); var ta = Avx512F.UnpackLow(ra, rb); var tb = Avx512F.UnpackHigh(ra, rb);
-        var tc = Avx512F.UnpackLow(rc, rd); var td = Avx512F.UnpackHigh(rc, rd); var te = Avx512F.UnpackLow(re, rf); var tf = Avx512F.UnpackHigh(re, rf);
-        r0 = Low64(t0, t2); r1 = High64(t0, t2); r2 = Low64(t1, t3); r3 = High64(t1, t3);
-        r4 = Low64(t4, t6); r5 = High64(t4, t6); r6 = Low64(t5, t7); r7 = High64(t5, t7);
-        r8 = Low64(t8, ta); r9 = High64(t8, ta); ra = Low64(t9, tb); rb = High64(t9, tb);
-        rc = Low64(tc, te); rd = High64(tc, te); re = Low64(td, tf); rf = High64(td, tf);
-        // Gather the 128-bit lanes: even lanes (0x88) and odd lanes (0xDD) of two sources, twice.
-        t0 = Avx512F.Shuffle4x128(r0, r4, 0x88); t1 = Avx512F.Shuffle4x128(r1, r5, 0x88); t2 = Avx512F.Shuffle4x128(r2, r6, 0x88); t3 = Avx512F.Shuffle4x128(r3, r7, 0x88);
-        t4 = Avx512F.Shuffle4x128(r0, r4, 0xDD); t5 = Avx512F.Shuffle4x128(r1, r5, 0xDD); t6 = Avx512F.Shuffle4x128(r2, r6, 0xDD); t7 = Avx512F.Shuffle4x128(r3, r7, 0xDD);
-        t8 = Avx512F.Shuffle4x128(r8, rc, 0x88); t9 = Avx512F.Shuffle4x128(r9, rd, 0x88); ta = Avx512F.Shuffle4x128(ra, re, 0x88); tb = Avx512F.Shuffle4x128(rb, rf, 0x88);
-        tc = Avx512F.Shuffle4x128(r8, rc, 0xDD); td = Avx512F.Shuffle4x128(r9, rd, 0xDD); te = Avx512F.Shuffle4x128(ra, re, 0xDD); tf = Avx512F.Shuffle4x128(rb, rf, 0xDD);
-        Avx512F.Shuffle4x128(t0, t8, 0x88).Store(dst);
-        Avx512F.Shuffle4x128(t1, t9, 0x88).Store(dst + ldd);
-        Avx512F.Shuffle4x128(t2, ta, 0x88).Store(dst + 2 * ldd);
-        Avx512F.Shuffle4x128(t3, tb, 0x88).Store(dst + 3 * ldd);
-        Avx512F.Shuffle4x128(t4, tc, 0x88).Store(dst + 4 * ldd);
-        Avx512F.Shuffle4x128(t5, td, 0x88).Store(dst + 5 * ldd);
-        Avx512F.Shuffle4x128(t6, te, 0x88).Store(dst + 6 * ldd);
-        Avx512F.Shuffle4x128(t7, tf, 0x88).Store(dst + 7 * ldd);
-        Avx512F.Shuffle4x128(t0, t8, 0xDD).Store(dst + 8 * ldd);
-        Avx512F.Shuffle4x128(t1, t9, 0xDD).Store(dst + 9 * ldd);
-        Avx512F.Shuffle4x128(t2, ta, 0xDD).Store(dst + 10 * ldd);
-        Avx512F.Shuffle4x128(t3, tb, 0xDD).Store(dst + 11 * ldd);
-        Avx512F.Shuffle4x128(t4, tc, 0xDD).Store(dst + 12 * ldd);
-        Avx512F.Shuffle4x128(t5, td, 0xDD).Store(dst + 13 * ldd);
-        Avx512F.Shuffle4x128(t6, te, 0xDD).Store(dst + 14 * ldd);
-        Avx512F.Shuffle4x128(t7, tf, 0xDD).Store(dst + 15 * ldd);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> Low64(Vector512<float> a, Vector512<float> b) => Avx512F.UnpackLow(a.AsDouble(), b.AsDouble()).AsSingle();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> High64(Vector512<float> a, Vector512<float> b) => Avx512F.UnpackHigh(a.AsDouble(), b.AsDouble()).AsSingle();
 
     /// <summary>Copies n rows of d floats to rows of <paramref name="ld"/> floats, zero-padded; returns the copy.</summary>
     static float* PackPadded(float* x, int n, int d, float* to, int ld)
@@ -690,12 +644,7 @@ internal static unsafe class AttentionBlocked<V, TRows> where V : unmanaged, IVe
         public static float* ForThisThread(nint need)
         {
             var s = current ??= new Scratch();
-            if (s.floats < need)
-            {
-                NativeMemory.AlignedFree(s.buffer);
-                s.buffer = (float*)NativeMemory.AlignedAlloc((nuint)need * sizeof(float), 64);
-                s.floats = need;
-            }
+            if (s.floats < need) s.buffer = GemmBlocked.PackBuffers.Grow(s.buffer, ref s.floats, need);
             return s.buffer;
         }
 

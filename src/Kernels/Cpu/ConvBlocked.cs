@@ -188,11 +188,10 @@ public static unsafe class ConvBlocked
     }
 
     /// <summary>The row stride of a patch block: whole panels, nudged off multiples of 1 KB so the rows do not share L1 sets.</summary>
-    static int BlockStride(in Conv2dGeometry g, int rows)
-    {
-        int ld = RoundUp(rows * g.OutW, Nr);
-        return ld % 256 == 0 ? ld + 16 : ld;
-    }
+    static int BlockStride(in Conv2dGeometry g, int rows) => OffKilobyte(RoundUp(rows * g.OutW, Nr));
+
+    /// <summary><paramref name="ld"/>, or 16 floats more when it is a multiple of 1 KB (so successive rows do not share L1 sets).</summary>
+    static int OffKilobyte(int ld) => ld % 256 == 0 ? ld + 16 : ld;
 
     static int RoundUp(int v, int unit) => (v + unit - 1) / unit * unit;
 
@@ -307,14 +306,13 @@ public static unsafe class ConvBlocked
             int oh0 = block * rows, oh1 = Math.Min(g.OutH, oh0 + rows), live = oh1 - oh0;
             int wp = g.OutW + kw - 1, padRows = live + kh - 1, cols = live * wp;
             // Per channel: the padded rows, then room for the last panel's reads past them (zeros).
-            nint plane = RoundUp(padRows * wp + kw + Nr, 16);
-            if (plane % 256 == 0) plane += 16;
-            var scratch = Scratch.ForThisThread(plane * cg, 0, (nint)og * RoundUp(cols, Nr));
+            int plane = OffKilobyte(RoundUp(padRows * wp + kw + Nr, 16));
+            var scratch = Scratch.ForThisThread((nint)plane * cg, 0, (nint)og * RoundUp(cols, Nr));
             float* xg = x + ((nint)n * g.InChannels + grp * cg) * g.InPlane;
             for (int c = 0; c < cg; c++)
             {
-                float* dst = scratch.Patches + c * plane, src = xg + (nint)c * g.InPlane;
-                new Span<float>(dst, (int)plane).Clear();
+                float* dst = scratch.Patches + (nint)c * plane, src = xg + (nint)c * g.InPlane;
+                new Span<float>(dst, plane).Clear();
                 for (int r = 0; r < padRows; r++)
                 {
                     int ih = oh0 - g.PadH + r;
@@ -339,15 +337,6 @@ public static unsafe class ConvBlocked
                 }
             }
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void AddScalarTo(float* from, float* to, int n, float v)
-    {
-        var vv = Vector512.Create(v);
-        int j = 0;
-        for (; j + 16 <= n; j += 16) (Vector512.Load(from + j) + vv).Store(to + j);
-        for (; j < n; j++) to[j] = from[j] + v;
     }
 
     static void WeightGradCore(Conv2dGeometry g, float* x, float* dy, float* dw)
@@ -451,13 +440,16 @@ public static unsafe class ConvBlocked
         else GemmMicroKernel.Tile<Rows4>(k, a, b, bStep, c, ldc, 1f, beta);
     }
 
+    static void AddScalar(float* row, int n, float v) => AddScalarTo(row, row, n, v);
+
+    /// <summary>to[j] = from[j] + v for j &lt; n (the two may be the same row).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void AddScalar(float* row, int n, float v)
+    static void AddScalarTo(float* from, float* to, int n, float v)
     {
         var vv = Vector512.Create(v);
         int j = 0;
-        for (; j + 16 <= n; j += 16) (Vector512.Load(row + j) + vv).Store(row + j);
-        for (; j < n; j++) row[j] += v;
+        for (; j + 16 <= n; j += 16) (Vector512.Load(from + j) + vv).Store(to + j);
+        for (; j < n; j++) to[j] = from[j] + v;
     }
 
     /// <summary>

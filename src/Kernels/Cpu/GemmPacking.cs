@@ -135,10 +135,10 @@ internal static unsafe class GemmPacking
 
     /// <summary>
     /// Transposes a 16×16 block (rows × cols live, cols ≥ 1): 16 loads, four shuffle stages, then one 16-wide
-    /// store per live column, in ascending order.
+    /// store per live column, in ascending order (dead rows read as zero). AVX-512 only.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Transpose16(float* src, nint stride, int rows, int cols, float* dst, nint dstStep)
+    internal static void Transpose16(float* src, nint stride, int rows, int cols, float* dst, nint dstStep)
     {
         var m = FirstLanes(cols);
         var r0 = Row(src, stride, 0, rows, cols, m); var r1 = Row(src, stride, 1, rows, cols, m); var r2 = Row(src, stride, 2, rows, cols, m); var r3 = Row(src, stride, 3, rows, cols, m);

@@ -104,7 +104,7 @@ public sealed class DiffusionTrainer
     }
 
     /// <summary>The EMA decay used at update <paramref name="n"/> (0-based).</summary>
-    public float EmaDecayAt(int n) => Config.EmaWarmup ? Math.Min(Config.EmaDecay, (1f + n) / (10f + n)) : Config.EmaDecay;
+    public float EmaDecayAt(int n) => Config.EmaWarmup ? Ema.WarmedUp(Config.EmaDecay, n) : Config.EmaDecay;
 
     /// <summary>A copy of the network carrying the EMA weights, for sampling and evaluation.</summary>
     public UNet EmaModel()

@@ -78,9 +78,7 @@ public sealed class DitTrainer
         loss.Backward();
         if (Config.GradClip > 0) GradClip.ClipGradNorm(Model.Parameters(), Config.GradClip);
         Optimizer.Step();
-        // Warm-up: min(decay, (1 + n)/(10 + n)), so the random initial weights do not linger in the average
-        // (with a fixed 0.999 they would still be a fifth of it after 1,500 steps).
-        Ema.Update(Model, Math.Min(Config.EmaDecay, (1f + Step) / (10f + Step)));
+        Ema.Update(Model, Ema.WarmedUp(Config.EmaDecay, Step));
         Step++;
         return value;
     }

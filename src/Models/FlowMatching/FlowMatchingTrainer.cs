@@ -54,7 +54,7 @@ public sealed class FlowMatchingTrainer
         loss.Backward();
         GradClip.ClipGradNorm(Field.Parameters(), 1.0);
         optimizer.Step();
-        if (averaged is not null) Ema!.Update(averaged, Math.Min(Ema.Decay, (1f + StepCount) / (10f + StepCount)));
+        if (averaged is not null) Ema!.Update(averaged, Ema.WarmedUp(Ema.Decay, StepCount));
         return value;
     }
 }
