@@ -2,12 +2,26 @@
 # workload, case, variant, ms, gflops — so the two outputs can be joined into a ratio table.
 # Setup: apt-get install -y python3-torch libopenblas0-pthread
 # Run:   OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/peers/torch_bench.py --threads 2 W5 [W4 W3 ...]
+#        (--device cuda times the same cases on the GPU, each run ending with torch.cuda.synchronize())
 import argparse, json, math, os, sys, time
 import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+DEV = torch.device("cpu")
+
+def timed(f):
+    # A GPU call returns once its kernels are queued: wait for them, as the engine's GPU cases do.
+    if DEV.type != "cuda": return f
+    def run():
+        f(); torch.cuda.synchronize()
+    return run
+
+def randn(*shape, **kw):
+    return torch.randn(*shape, device=DEV, **kw)
+
 def median_ms(f, min_runs=3, min_seconds=0.5, max_runs=50):
     # Warm-up as the engine's Timing.MedianMs: at least two runs and about half a second, then the median.
+    f = timed(f)
     warm, i = time.perf_counter(), 0
     while i < 2 or (time.perf_counter() - warm < 0.5 and i < max_runs):
         f(); i += 1
@@ -19,20 +33,20 @@ def median_ms(f, min_runs=3, min_seconds=0.5, max_runs=50):
 
 def w5():
     for n in [256, 512, 1024, 2048]:
-        a, b = torch.randn(n, n), torch.randn(n, n)
+        a, b = randn(n, n), randn(n, n)
         for label, f in [("A·B", lambda: a @ b), ("Aᵀ·B", lambda: a.t() @ b), ("A·Bᵀ", lambda: a @ b.t())]:
             yield f"n={n} {label}", f, 2.0 * n ** 3
 
 def w4():
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
-    x = torch.randn(64, 64, 28, 28, requires_grad=True)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(DEV)
+    x = randn(64, 64, 28, 28, requires_grad=True)
     flops = 2.0 * 64 * 64 * 64 * 9 * 28 * 28
     with torch.no_grad():
         yield "forward", lambda: conv(x), flops
     yield "forward+backward", lambda: conv(x).sum().backward(), 3 * flops
 
 def w3():
-    q, k, v = (torch.randn(64, 4, 196, 64, requires_grad=True) for _ in range(3))
+    q, k, v = (randn(64, 4, 196, 64, requires_grad=True) for _ in range(3))
     att = lambda: torch.softmax(q @ k.transpose(-1, -2) / 8.0, -1) @ v
     flops = 4.0 * 64 * 4 * 196 * 196 * 64
     with torch.no_grad():
@@ -44,18 +58,18 @@ def w2():
     # update) and one guided sampling step (one forward pass over 2×64 images).
     from torch_dit import DiT
     torch.manual_seed(1)
-    net = DiT()
+    net = DiT().to(DEV)
     for p in net.parameters():
         with torch.no_grad(): p.normal_(0, 0.02)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
-    x = torch.randn(64, 1, 28, 28); t = torch.randint(0, 1000, (64,)); y = torch.randint(0, 11, (64,))
-    labels = torch.arange(64) % 10
+    x = randn(64, 1, 28, 28); t = torch.randint(0, 1000, (64,), device=DEV); y = torch.randint(0, 11, (64,), device=DEV)
+    labels = torch.arange(64, device=DEV) % 10
     def train():
         opt.zero_grad(set_to_none=True)
         torch.nn.functional.mse_loss(net(x, t, y), x).backward(); opt.step()
     def guided():
         with torch.no_grad():
-            e = net(torch.cat([x, x]), torch.full((128,), 500), torch.cat([labels, torch.full_like(labels, 10)]))
+            e = net(torch.cat([x, x]), torch.full((128,), 500, device=DEV), torch.cat([labels, torch.full_like(labels, 10)]))
             ec, eu = e.chunk(2); return eu + 3.0 * (ec - eu)
     yield "train step B=64", train, None
     yield "CFG sampling step B=64 (2×64 evals)", guided, None
@@ -66,18 +80,18 @@ def w1():
     # classifier-free-guided sampling step (one pass over 128 images: 64 with their class, 64 with the 'no class' token).
     from torch_unet import UNet
     torch.manual_seed(1)
-    net = UNet()
+    net = UNet().to(DEV)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
-    x = torch.randn(64, 1, 28, 28)
-    t, y = torch.randint(0, 1000, (64,)), torch.randint(0, 11, (64,))
-    labels = torch.arange(64) % 10
+    x = randn(64, 1, 28, 28)
+    t, y = torch.randint(0, 1000, (64,), device=DEV), torch.randint(0, 11, (64,), device=DEV)
+    labels = torch.arange(64, device=DEV) % 10
     def train_step():
         opt.zero_grad()
         torch.nn.functional.mse_loss(net(x, t, y), x).backward()
         opt.step()
     def guided_step():
         with torch.no_grad():
-            both = net(torch.cat([x, x]), torch.full((128,), 500), torch.cat([labels, torch.full((64,), 10)]))
+            both = net(torch.cat([x, x]), torch.full((128,), 500, device=DEV), torch.cat([labels, torch.full((64,), 10, device=DEV)]))
             cond, uncond = both[:64], both[64:]
             return uncond + 3.0 * (cond - uncond)
     yield "train step B=64", train_step, None
@@ -88,10 +102,13 @@ WORKLOADS = {"W5": w5, "W4": w4, "W3": w3, "W2": w2, "W1": w1}
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("workloads", nargs="+")
     args = p.parse_args()
+    global DEV
+    DEV = torch.device(args.device)
     torch.set_num_threads(args.threads)
-    variant = f"torch-{torch.__version__}"
+    variant = f"torch-{torch.__version__}" + ("" if DEV.type == "cpu" else f"-{DEV.type}")
     for w in args.workloads:
         for case, f, flops in WORKLOADS[w.upper()]():
             ms = median_ms(f)

@@ -6,7 +6,7 @@ import math, torch, torch.nn as nn, torch.nn.functional as F
 
 def timestep_features(t, dim):
     half = dim // 2
-    f = torch.exp(-math.log(10000) * torch.arange(half) / half)
+    f = torch.exp(-math.log(10000) * torch.arange(half, device=t.device) / half)
     a = t[:, None].float() * f[None]
     return torch.cat([a.sin(), a.cos()], 1)
 

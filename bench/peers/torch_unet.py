@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 def sinusoidal(t, dim):  # (B, dim): dim/2 sines then dim/2 cosines, frequencies exp(-ln(10000)·i/half)
     half = dim // 2
-    f = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float64) / half)
+    f = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float64, device=t.device) / half)
     a = t.to(torch.float64)[:, None] * f[None]
     return torch.cat([a.sin(), a.cos()], 1).float()
 

@@ -6,7 +6,7 @@ using Spectre.Console;
 
 namespace Cli.Commands;
 
-/// <summary><c>engine bench W1..W5 [--threads N] [--json] [--device D]</c>: times each case of a reference workload (kernel workloads include the GPU variants when --device names a GPU).</summary>
+/// <summary><c>engine bench W1..W5 [--threads N] [--json] [--device D]</c>: times each case of a reference workload (kernel workloads include the GPU variants when --device names a GPU; W1 and W2 then run on it).</summary>
 public static class BenchCommand
 {
     /// <summary>Readable JSON: '+' and 'ᵀ' as themselves, not \u escapes.</summary>
@@ -16,14 +16,14 @@ public static class BenchCommand
     {
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
         bool json = args.Flag("json");
-        DeviceOption.Read(args);
+        var device = DeviceOption.Read(args);
         args.RejectUnknown();
         if (args.Positionals.Count == 0) throw new UsageException($"name a workload: {string.Join(", ", WorkloadRegistry.Names)}");
         Parallelism.MaxThreads = threads;
 
         var table = new Table().AddColumns("workload", "case", "variant", "ms", "GFLOP/s", "% of peak");
         foreach (var w in args.Positionals)
-            foreach (var c in WorkloadRegistry.Cases(w.ToUpperInvariant()))
+            foreach (var c in WorkloadRegistry.Cases(w.ToUpperInvariant(), device))
             {
                 double ms = Timing.MedianMs(c.Run);
                 // Cases without a FLOP count (whole training steps) report time only: null in JSON, "–" in the table.

@@ -1,3 +1,5 @@
+using Engine;
+
 namespace Cli.Workloads;
 
 /// <summary>One timed case of a reference workload: what runs, and how many floating-point operations it does.</summary>
@@ -8,11 +10,11 @@ public static class WorkloadRegistry
 {
     public static readonly string[] Names = ["W1", "W2", "W3", "W4", "W5"];
 
-    public static IReadOnlyList<BenchCase> Cases(string workload) => workload switch
+    public static IReadOnlyList<BenchCase> Cases(string workload, Device device) => workload switch
     {
         "W5" => W5Gemm.Cases(),
-        "W1" => DenoiserWorkloads.W1(),
-        "W2" => DenoiserWorkloads.W2(),
+        "W1" => DenoiserWorkloads.W1(device),
+        "W2" => DenoiserWorkloads.W2(device),
         "W3" => W3Attention.Cases(),
         "W4" => W4Conv.Cases(),
         _ => throw new UsageException($"workload {workload} is not available yet (available: W1, W2, W3, W4, W5)"),

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
@@ -28,7 +29,7 @@ public static class GpuRuntime
         get
         {
             lock (Gate)
-                return context ??= Context.Create(b => b.Cuda().OpenCL().CPU(new CPUDevice(32, GpuKernels.GroupSize / 32, 1)));
+                return context ??= Context.Create(b => b.Cuda().OpenCL().CPU(new CPUDevice(32, GpuKernels.GroupSize / 32, 1)).EnableAlgorithms());
         }
     }
 
@@ -81,6 +82,9 @@ public static class GpuRuntime
 
     /// <summary>The ILGPU accelerator behind a GPU device (opening it on first use).</summary>
     public static Accelerator Accelerator(Device device) => Get(device).Accelerator;
+
+    /// <summary>Waits until every kernel queued on a GPU device has finished (for timing: launches return at once).</summary>
+    public static void Synchronize(Device device) => Get(device).Accelerator.Synchronize();
 
     /// <summary>Bytes of device memory held by live tensors and by the pool's free lists of a GPU device.</summary>
     public static (long InUse, long Cached) Memory(Device device)

@@ -23,7 +23,7 @@ public sealed class TimeEmbed : Module
         linear2 = Child("linear2", new Linear(outDim, outDim, g));
     }
 
-    public Tensor Forward(int[] t) => linear2.Forward(linear1.Forward(Sinusoidal(t, dim)).Silu());
+    public Tensor Forward(int[] t) => linear2.Forward(linear1.Forward(Sinusoidal(t, dim).To(linear1.Weight.Device)).Silu());   // features made on the host, used where the weights are
 
     /// <summary>(B, dim): sin(t·f_i) and cos(t·f_i) with f_i = exp(−ln(10000)·i/half).</summary>
     public static Tensor Sinusoidal(int[] t, int dim)

@@ -23,7 +23,7 @@ public sealed class TimestepEmbedder : Module
     }
 
     /// <summary>t (B) → (B, D).</summary>
-    public Tensor Forward(float[] t) => mlp.Forward(Frequencies(t, FrequencyDim));
+    public Tensor Forward(float[] t) => mlp.Forward(Frequencies(t, FrequencyDim).To(mlp.OfType<Linear>().First().Weight.Device));   // made on the host, used where the weights are
 
     /// <summary>(B, F): sin(t·f_i) then cos(t·f_i). The products are rounded to float first, as PyTorch computes them.</summary>
     public static Tensor Frequencies(float[] t, int dim)
