@@ -26,6 +26,8 @@ public static partial class GradCases
             g => [R(g, 1, 4, 3, 2), R(g, 4, 1, 2, 2)]),
         new("group norm affine", x => Tensor.GroupNorm(x[0], 2, x[1], x[2]), g => [R(g, 2, 4, 3, 2), R(g, 4), R(g, 4)]),
         new("group norm plain", x => Tensor.GroupNorm(x[0], 3, eps: 1e-3f), g => [R(g, 2, 3, 5)]),
+        new("group norm silu affine", x => Tensor.GroupNormSilu(x[0], 2, x[1], x[2]), g => [R(g, 2, 4, 3, 2), R(g, 4), R(g, 4)]),
+        new("group norm silu plain", x => Tensor.GroupNormSilu(x[0], 3, eps: 1e-3f), g => [R(g, 2, 3, 5)]),
         new("layer norm affine", x => Tensor.LayerNorm(x[0], x[1], x[2]), g => [R(g, 3, 2, 5), R(g, 5), R(g, 5)]),
         new("layer norm plain", x => Tensor.LayerNorm(x[0]), g => [R(g, 4, 7)]),
         new("rms norm weighted", x => Tensor.RmsNorm(x[0], x[1]), g => [R(g, 3, 6), R(g, 6)]),

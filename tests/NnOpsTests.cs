@@ -61,6 +61,7 @@ public sealed class NnOpsTests
         var g = new Generator(2);
         AssertTwins("group norm", x => Tensor.GroupNorm(x[0], 3, x[1], x[2]), x => Tensor.GroupNormComposed(x[0], 3, x[1], x[2]), [R(g, 2, 6, 3, 5), R(g, 6), R(g, 6)], 1e-4f);
         AssertTwins("group norm plain", x => Tensor.GroupNorm(x[0], 1), x => Tensor.GroupNormComposed(x[0], 1), [R(g, 3, 4, 7)], 1e-4f);
+        AssertTwins("group norm silu", x => Tensor.GroupNormSilu(x[0], 3, x[1], x[2]), x => Tensor.GroupNorm(x[0], 3, x[1], x[2]).Silu(), [R(g, 2, 6, 3, 5), R(g, 6), R(g, 6)], 1e-4f);
         AssertTwins("layer norm", x => Tensor.LayerNorm(x[0], x[1], x[2]), x => Tensor.LayerNormComposed(x[0], x[1], x[2]), [R(g, 4, 3, 33), R(g, 33), R(g, 33)], 1e-4f);
         AssertTwins("rms norm", x => Tensor.RmsNorm(x[0], x[1]), x => Tensor.RmsNormComposed(x[0], x[1]), [R(g, 5, 17), R(g, 17)], 1e-4f);
         AssertTwins("batch norm train", x => Tensor.BatchNorm2d(x[0], null, null, x[1], x[2], training: true),
@@ -223,6 +224,8 @@ public sealed class NnOpsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Tensor.ConvTranspose2d(x, R(g, 4, 2, 3, 3), null, stride: 2, outputPadding: 2));
         AssertShapeError(() => Tensor.GroupNorm(x, 3), "GroupNorm", "3 groups", "[2, 4, 5, 5]");
         AssertShapeError(() => Tensor.GroupNorm(x, 2, R(g, 5)), "GroupNorm", "weight [5]", "[4]");
+        AssertShapeError(() => Tensor.GroupNormSilu(x, 3), "GroupNormSilu", "3 groups", "[2, 4, 5, 5]");
+        AssertShapeError(() => Tensor.GroupNormSilu(x, 2, null, R(g, 3)), "GroupNormSilu", "bias [3]", "[4]");
         AssertShapeError(() => Tensor.LayerNorm(x, R(g, 4)), "LayerNorm", "weight [4]", "[2, 4, 5, 5]", "[5]");
         AssertShapeError(() => Tensor.RmsNorm(x, R(g, 2)), "RmsNorm", "[2]");
         AssertShapeError(() => Tensor.BatchNorm2d(R(g, 2, 4, 5), null, null, null, null, true), "BatchNorm2d", "[2, 4, 5]");

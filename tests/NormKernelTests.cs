@@ -132,6 +132,46 @@ public sealed class NormKernelTests
         }
     }
 
+    /// <summary>Row norm then SiLU: every variant against the double reference, which is itself the row norm followed by SiLU.</summary>
+    static void CheckSilu(int rows, int len, Layout layout)
+    {
+        var (groups, spatial, center, affine) = Configure(layout, len);
+        int channels = groups * (len / spatial);
+        var x = Normal(rows * len, 11, mean: 1f, std: 2f); var dy = Normal(rows * len, 12);
+        float[] w = affine ? Normal(channels, 13) : [], b = affine ? Normal(channels, 14) : [];
+        var y = new float[rows * len]; var mean = new float[rows]; var rstd = new float[rows];
+        Norm.RowForwardSiluReference(rows, len, groups, spatial, 1e-5f, center, x, w, b, y, mean, rstd);
+        var z = new float[rows * len];
+        Norm.RowForwardReference(rows, len, groups, spatial, 1e-5f, center, x, w, b, z, new float[rows], new float[rows]);
+        for (int i = 0; i < z.Length; i++) Assert.That(y[i], Is.EqualTo(z[i] / (1 + Math.Exp(-z[i]))).Within(1e-5 * (1 + Math.Abs(z[i]))), "reference is the row norm then SiLU");
+        var dx = new float[rows * len]; var dw = new float[channels]; var db = new float[channels];
+        Norm.RowBackwardSiluReference(rows, len, groups, spatial, center, x, w, b, mean, rstd, dy, dx, dw, db);
+        foreach (var v in KernelRegistry.RowNormSiluForward.Where(v => !v.IsReference))
+        {
+            var yv = Enumerable.Repeat(float.NaN, rows * len).ToArray();
+            var mv = new float[rows]; var rv = new float[rows];
+            v.Run(rows, len, groups, spatial, 1e-5f, center, x, w, b, yv, mv, rv);
+            AssertClose(y, yv, 1e-5f, $"{v.Name} y");
+            AssertClose(rstd, rv, 1e-5f, $"{v.Name} rstd");
+        }
+        foreach (var v in KernelRegistry.RowNormSiluBackward.Where(v => !v.IsReference))
+        {
+            var dxv = Enumerable.Repeat(float.NaN, rows * len).ToArray();
+            var dwv = Enumerable.Repeat(float.NaN, channels).ToArray(); var dbv = Enumerable.Repeat(float.NaN, channels).ToArray();
+            v.Run(rows, len, groups, spatial, center, x, w, b, mean, rstd, dy, dxv, dwv, dbv);
+            AssertClose(dx, dxv, 1e-4f, $"{v.Name} dx");
+            AssertClose(dw, dwv, 1e-4f, $"{v.Name} dweight");
+            AssertClose(db, dbv, 1e-4f, $"{v.Name} dbias");
+        }
+    }
+
+    [Test, Combinatorial]
+    public void Row_norm_silu_variants_match_reference([Values(1, 7, 33)] int rows, [Values(1, 33, 784)] int len, [Values(Layout.Layer, Layout.Group, Layout.GroupPlain)] Layout layout) =>
+        CheckSilu(rows, len, layout);
+
+    [Test]
+    public void Row_norm_silu_variants_match_reference_when_threaded() => CheckSilu(65, 4099, Layout.Group);
+
     [Test, Combinatorial]
     public void Batch_norm_variants_match_reference([Values(1, 7, 33)] int n, [Values(1, 7, 33, 257, 784)] int s, [Values] bool training) =>
         CheckBatch(n, 3, s, training);

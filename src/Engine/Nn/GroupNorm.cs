@@ -22,4 +22,7 @@ public sealed class GroupNorm : Layer
     }
 
     public override Tensor Forward(Tensor x) => Tensor.GroupNorm(x, NumGroups, Weight, Bias, Eps);
+
+    /// <summary><see cref="Forward"/> then SiLU, fused (<see cref="Tensor.GroupNormSilu"/>).</summary>
+    public Tensor ForwardSilu(Tensor x) => Tensor.GroupNormSilu(x, NumGroups, Weight, Bias, Eps);
 }

@@ -25,6 +25,25 @@ public sealed partial class Tensor
         return NormalizeRows(op, x, n * groups, c / groups * spatial, groups, spatial, weight, bias, eps, center: true, $"groups={groups}, eps={eps}");
     }
 
+    /// <summary>
+    /// <see cref="GroupNorm"/> followed by SiLU, as one op: each row is activated while still in cache, and backward
+    /// recomputes the activation's input from x, so neither the normalised tensor nor its gradient is stored. On a GPU
+    /// it is the two ops in turn.
+    /// </summary>
+    /// <example><c>var h = Tensor.GroupNormSilu(x, 8, gamma, beta);   // = Tensor.GroupNorm(x, 8, gamma, beta).Silu()</c></example>
+    public static Tensor GroupNormSilu(Tensor x, int groups, Tensor? weight = null, Tensor? bias = null, float eps = 1e-5f)
+    {
+        if (x.Device.IsGpu) return GroupNorm(x, groups, weight, bias, eps).Silu();
+        const string op = "GroupNormSilu";
+        if (x.Rank < 2) throw new ShapeMismatchException($"{op}: input must be (N, C, ...), got {Shapes.Format(x.Shape)}");
+        int n = x.Shape[0], c = x.Shape[1];
+        if (groups < 1 || c % groups != 0)
+            throw new ShapeMismatchException($"{op}: {groups} groups do not divide the {c} channels of input {Shapes.Format(x.Shape)}");
+        CheckAffine(op, x, weight, bias, c);
+        int spatial = n * c == 0 ? 0 : x.Numel / (n * c);
+        return NormalizeRows(op, x, n * groups, c / groups * spatial, groups, spatial, weight, bias, eps, center: true, $"groups={groups}, eps={eps}", silu: true);
+    }
+
     /// <summary>Layer normalisation over the last axis (width D), with optional (D) weight and bias.</summary>
     public static Tensor LayerNorm(Tensor x, Tensor? weight = null, Tensor? bias = null, float eps = 1e-5f)
     {
@@ -111,24 +130,28 @@ public sealed partial class Tensor
         }, attrs);
     }
 
-    static Tensor NormalizeRows(string op, Tensor x, int rows, int len, int groups, int spatial, Tensor? weight, Tensor? bias, float eps, bool center, string attrs)
+    static Tensor NormalizeRows(string op, Tensor x, int rows, int len, int groups, int spatial, Tensor? weight, Tensor? bias, float eps, bool center, string attrs,
+        bool silu = false)
     {
         Device.Common(op, [x, .. new[] { weight, bias }.OfType<Tensor>()]);
         if (rows > 0 && len == 0) throw new ShapeMismatchException($"{op}: cannot normalise empty rows of {Shapes.Format(x.Shape)}");
         var xc = x.Contiguous(); var wc = weight?.Contiguous(); var bc = bias?.Contiguous();
         if (x.Device.IsGpu) return NormalizeRowsGpu(op, xc, rows, len, groups, spatial, wc, bc, eps, center, attrs);
         var mean = new float[rows]; var rstd = new float[rows];
-        var y = Zeros(x.Shape);
+        var y = Uninitialized(x.Shape, Device.Cpu);                       // every element written
         if (rows > 0)
-            KernelRegistry.FastRowNormForward(rows, len, groups, spatial, eps, center, xc.Span,
+            (silu ? KernelRegistry.FastRowNormSiluForward : KernelRegistry.FastRowNormForward)(rows, len, groups, spatial, eps, center, xc.Span,
                 wc is null ? default : wc.Span, bc is null ? default : bc.Span, y.Span, mean, rstd);
         Tensor[] inputs = [xc, .. new[] { wc, bc }.OfType<Tensor>()];
         return Backprop.Record(op, y, inputs, g =>
         {
-            var dx = xc.RequiresGrad ? Zeros(xc.Shape) : null;
+            var dx = xc.RequiresGrad ? Uninitialized(xc.Shape, Device.Cpu) : null;   // the kernels overwrite dx
             var dw = wc is { RequiresGrad: true } ? Zeros(wc.Shape) : null;
             var db = bc is { RequiresGrad: true } ? Zeros(bc.Shape) : null;
-            if (rows > 0)
+            if (rows > 0 && silu)
+                KernelRegistry.FastRowNormSiluBackward(rows, len, groups, spatial, center, xc.Span, wc is null ? default : wc.Span,
+                    bc is null ? default : bc.Span, mean, rstd, g.Span, dx is null ? default : dx.Span, dw is null ? default : dw.Span, db is null ? default : db.Span);
+            else if (rows > 0)
                 KernelRegistry.FastRowNormBackward(rows, len, groups, spatial, center, xc.Span, wc is null ? default : wc.Span, mean, rstd, g.Span,
                     dx is null ? default : dx.Span, dw is null ? default : dw.Span, db is null ? default : db.Span);
             if (dx is not null) Backprop.Accumulate(xc, dx);

@@ -119,6 +119,19 @@ public static class KernelRegistry
         .. Gpu(g => g.RowNormBackward),
     ];
 
+    /// <summary>Row norm then SiLU (GroupNorm → SiLU of the UNet's blocks), CPU only: on a GPU the op composes the two.</summary>
+    public static IReadOnlyList<Variant<RowNormForwardKernel>> RowNormSiluForward { get; } =
+    [
+        new("reference", Norm.RowForwardSiluReference, IsReference: true),
+        .. Isa.Variants<RowNormForwardKernel>("simd", NormSimd<Vec512>.RowForwardSilu, NormSimd<Vec256>.RowForwardSilu, NormSimd<VecT>.RowForwardSilu),
+    ];
+
+    public static IReadOnlyList<Variant<RowNormSiluBackwardKernel>> RowNormSiluBackward { get; } =
+    [
+        new("reference", Norm.RowBackwardSiluReference, IsReference: true),
+        .. Isa.Variants<RowNormSiluBackwardKernel>("simd", NormSimd<Vec512>.RowBackwardSilu, NormSimd<Vec256>.RowBackwardSilu, NormSimd<VecT>.RowBackwardSilu),
+    ];
+
     public static IReadOnlyList<Variant<BatchNormStatsKernel>> BatchNormStats { get; } =
     [
         new("reference", Norm.BatchStatsReference, IsReference: true),
@@ -143,6 +156,12 @@ public static class KernelRegistry
     /// <summary>The row-norm backward the engine uses.</summary>
     public static RowNormBackwardKernel FastRowNormBackward { get; set; } =
         Isa.Pick<RowNormBackwardKernel>(NormSimd<Vec512>.RowBackward, NormSimd<Vec256>.RowBackward, NormSimd<VecT>.RowBackward);
+    /// <summary>The row norm then SiLU the engine uses (GroupNormSilu).</summary>
+    public static RowNormForwardKernel FastRowNormSiluForward { get; set; } =
+        Isa.Pick<RowNormForwardKernel>(NormSimd<Vec512>.RowForwardSilu, NormSimd<Vec256>.RowForwardSilu, NormSimd<VecT>.RowForwardSilu);
+    /// <summary>Its backward.</summary>
+    public static RowNormSiluBackwardKernel FastRowNormSiluBackward { get; set; } =
+        Isa.Pick<RowNormSiluBackwardKernel>(NormSimd<Vec512>.RowBackwardSilu, NormSimd<Vec256>.RowBackwardSilu, NormSimd<VecT>.RowBackwardSilu);
     /// <summary>The batch-norm statistics the engine uses in training mode.</summary>
     public static BatchNormStatsKernel FastBatchNormStats { get; set; } =
         Isa.Pick<BatchNormStatsKernel>(NormSimd<Vec512>.BatchStats, NormSimd<Vec256>.BatchStats, NormSimd<VecT>.BatchStats);

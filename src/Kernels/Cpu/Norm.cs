@@ -15,6 +15,16 @@ public delegate void RowNormBackwardKernel(int rows, int len, int groups, int sp
     ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, ReadOnlySpan<float> dy,
     Span<float> dx, Span<float> dweight, Span<float> dbias);
 
+/// <summary>
+/// The signature of every backward variant of a row norm followed by SiLU, y = silu(x̂·w + b) (the forward has the
+/// row-norm signature, <see cref="RowNormForwardKernel"/>). The activation's input is recomputed from x, the saved
+/// statistics, weight and bias, so the forward keeps nothing but them. Overwrites dx, dweight and dbias; an empty
+/// span is not computed.
+/// </summary>
+public delegate void RowNormSiluBackwardKernel(int rows, int len, int groups, int spatial, bool center,
+    ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd,
+    ReadOnlySpan<float> dy, Span<float> dx, Span<float> dweight, Span<float> dbias);
+
 /// <summary>The signature of every batch-norm statistics variant: per-channel mean and biased variance of (N, C, S) input.</summary>
 public delegate void BatchNormStatsKernel(int n, int c, int s, ReadOnlySpan<float> x, Span<float> mean, Span<float> variance);
 
@@ -101,6 +111,35 @@ public static class Norm
         }
         for (int c = 0; c < dweight.Length; c++) dweight[c] = (float)dw[c];
         for (int c = 0; c < dbias.Length; c++) dbias[c] = (float)db[c];
+    }
+
+    /// <summary>The row norm, then SiLU of each output (y·σ(y), in double).</summary>
+    public static void RowForwardSiluReference(int rows, int len, int groups, int spatial, float eps, bool center,
+        ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, Span<float> mean, Span<float> rstd)
+    {
+        RowForwardReference(rows, len, groups, spatial, eps, center, x, weight, bias, y, mean, rstd);
+        for (long i = 0; i < (long)rows * len; i++) y[(int)i] = (float)(y[(int)i] / (1.0 + Math.Exp(-y[(int)i])));
+    }
+
+    /// <summary>
+    /// dz = dy·silu′(z) with z = x̂·w + b recomputed in double and silu′(z) = σ(z)·(1 + z·(1 − σ(z))), then the row-norm
+    /// backward of dz.
+    /// </summary>
+    public static void RowBackwardSiluReference(int rows, int len, int groups, int spatial, bool center,
+        ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd,
+        ReadOnlySpan<float> dy, Span<float> dx, Span<float> dweight, Span<float> dbias)
+    {
+        int perRow = CheckRow("RowNormSiluBackward", rows, len, groups, spatial, x.Length, weight.Length, bias.Length, dy.Length, mean.Length, rstd.Length);
+        var dz = new float[rows * len];
+        for (int r = 0; r < rows; r++)
+            for (int j = 0, c0 = r % groups * perRow; j < len; j++)
+            {
+                int c = c0 + j / spatial, i = r * len + j;
+                double z = (x[i] - (double)mean[r]) * rstd[r] * (weight.IsEmpty ? 1.0 : weight[c]) + (bias.IsEmpty ? 0.0 : bias[c]);
+                double sig = 1.0 / (1.0 + Math.Exp(-z));
+                dz[i] = (float)(dy[i] * sig * (1.0 + z * (1.0 - sig)));
+            }
+        RowBackwardReference(rows, len, groups, spatial, center, x, weight, mean, rstd, dz, dx, dweight, dbias);
     }
 
     /// <summary>Per-channel mean and biased variance over the batch and the plane, two passes in double.</summary>

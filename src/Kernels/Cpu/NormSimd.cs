@@ -21,7 +21,16 @@ public static unsafe class NormSimd<V> where V : unmanaged, IVec<V>
 
     /// <summary>Row-norm forward; see <see cref="RowNormForwardKernel"/>.</summary>
     public static void RowForward(int rows, int len, int groups, int spatial, float eps, bool center,
-        ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, Span<float> mean, Span<float> rstd)
+        ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, Span<float> mean, Span<float> rstd) =>
+        RowForwardCore(rows, len, groups, spatial, eps, center, x, weight, bias, y, mean, rstd, silu: false);
+
+    /// <summary>Row norm then SiLU, each row activated while it is still in cache; see <see cref="RowNormForwardKernel"/>.</summary>
+    public static void RowForwardSilu(int rows, int len, int groups, int spatial, float eps, bool center,
+        ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, Span<float> mean, Span<float> rstd) =>
+        RowForwardCore(rows, len, groups, spatial, eps, center, x, weight, bias, y, mean, rstd, silu: true);
+
+    static void RowForwardCore(int rows, int len, int groups, int spatial, float eps, bool center,
+        ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, Span<float> mean, Span<float> rstd, bool silu)
     {
         int perRow = Norm.CheckRow("RowNormForward", rows, len, groups, spatial, x.Length, weight.Length, bias.Length, y.Length, mean.Length, rstd.Length);
         if (rows == 0) return;
@@ -39,6 +48,7 @@ public static unsafe class NormSimd<V> where V : unmanaged, IVec<V>
                     int c0 = r % groups * perRow;
                     ForwardRow((float*)xa + (long)r * len, (float*)ya + (long)r * len, len, spatial, perRow,
                         (float*)wa + c0, (float*)ba + c0, eps, center, out ((float*)ma)[r], out ((float*)ra)[r]);
+                    if (silu) SiluInPlace((float*)ya + (long)r * len, len);
                 }
             });
         }
@@ -66,37 +76,66 @@ public static unsafe class NormSimd<V> where V : unmanaged, IVec<V>
         for (; j < len; j++) y[j] = (x[j] - m) * rs * w[j] + b[j];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void SiluInPlace(float* y, int n)
+    {
+        int j = 0;
+        for (; j <= n - W; j += W) V.Store(SiluOp.Invoke(V.Load(y + j)), y + j);
+        for (; j < n; j++) y[j] = SiluOp.Invoke(y[j]);
+    }
+
     /// <summary>Row-norm backward; see <see cref="RowNormBackwardKernel"/>.</summary>
     public static void RowBackward(int rows, int len, int groups, int spatial, bool center,
         ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, ReadOnlySpan<float> dy,
-        Span<float> dx, Span<float> dweight, Span<float> dbias)
+        Span<float> dx, Span<float> dweight, Span<float> dbias) =>
+        RowBackwardCore("RowNormBackward", rows, len, groups, spatial, center, x, weight, default, mean, rstd, dy, dx, dweight, dbias, silu: false);
+
+    /// <summary>
+    /// Backward of row norm then SiLU; see <see cref="RowNormSiluBackwardKernel"/>. Each row's dz = dy·silu′(z) is formed
+    /// in a per-thread row buffer (z recomputed from x) and goes straight into the row-norm backward, so it never
+    /// reaches memory.
+    /// </summary>
+    public static void RowBackwardSilu(int rows, int len, int groups, int spatial, bool center,
+        ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd,
+        ReadOnlySpan<float> dy, Span<float> dx, Span<float> dweight, Span<float> dbias) =>
+        RowBackwardCore("RowNormSiluBackward", rows, len, groups, spatial, center, x, weight, bias, mean, rstd, dy, dx, dweight, dbias, silu: true);
+
+    static void RowBackwardCore(string op, int rows, int len, int groups, int spatial, bool center,
+        ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd,
+        ReadOnlySpan<float> dy, Span<float> dx, Span<float> dweight, Span<float> dbias, bool silu)
     {
-        int perRow = Norm.CheckRow("RowNormBackward", rows, len, groups, spatial, x.Length, weight.Length, 0, dy.Length, mean.Length, rstd.Length);
+        int perRow = Norm.CheckRow(op, rows, len, groups, spatial, x.Length, weight.Length, bias.Length, dy.Length, mean.Length, rstd.Length);
         int channels = groups * perRow;
-        Norm.CheckGradients("RowNormBackward", (long)rows * len, channels, dx.Length, dweight.Length, dbias.Length);
+        Norm.CheckGradients(op, (long)rows * len, channels, dx.Length, dweight.Length, dbias.Length);
         if (rows == 0) { dweight.Clear(); dbias.Clear(); return; }
-        ReadOnlySpan<float> w = weight.IsEmpty ? Filled(channels, 1f) : weight;
+        ReadOnlySpan<float> w = weight.IsEmpty ? Filled(channels, 1f) : weight, b = bias.IsEmpty ? Filled(channels, 0f) : bias;
         int chunks = VectorOps.Chunks(rows, 2L * len);
         // Per-chunk weight and bias gradients, side by side: chunk ci owns [ci·2C, (ci + 1)·2C). Rows add into a
         // float scratch that is flushed into these double sums every FlushRows rows, so long columns keep precision.
         var partial = new double[chunks * 2 * channels];
         bool wantDx = !dx.IsEmpty;
-        fixed (float* xp = x, wp = w, mp = mean, rp = rstd, gp = dy, dxp = dx)
+        fixed (float* xp = x, wp = w, bp = b, mp = mean, rp = rstd, gp = dy, dxp = dx)
         {
-            nint xa = (nint)xp, wa = (nint)wp, ma = (nint)mp, ra = (nint)rp, ga = (nint)gp, dxa = (nint)dxp;
+            nint xa = (nint)xp, wa = (nint)wp, ba = (nint)bp, ma = (nint)mp, ra = (nint)rp, ga = (nint)gp, dxa = (nint)dxp;
             Parallelism.For(chunks, 2L * rows * len / chunks, ci =>
             {
                 var (r0, r1) = VectorOps.Range(ci, chunks, rows);
-                var scratch = new float[2 * channels];
+                var scratch = new float[2 * channels + (silu ? len : 0)];
                 fixed (float* dw = scratch)
                 fixed (double* sums = &partial[ci * 2 * channels])
                 {
-                    float* db = dw + channels;
+                    float* db = dw + channels, dz = dw + 2 * channels;
                     for (int r = r0; r < r1; r++)
                     {
                         int c0 = r % groups * perRow;
                         long o = (long)r * len;
-                        BackwardRow((float*)xa + o, (float*)ga + o, wantDx ? (float*)dxa + o : null, len, spatial, perRow, (float*)wa + c0,
+                        float* g = (float*)ga + o;
+                        if (silu)
+                        {
+                            SiluGrad((float*)xa + o, g, dz, len, spatial, perRow, (float*)wa + c0, (float*)ba + c0, ((float*)ma)[r], ((float*)ra)[r]);
+                            g = dz;
+                        }
+                        BackwardRow((float*)xa + o, g, wantDx ? (float*)dxa + o : null, len, spatial, perRow, (float*)wa + c0,
                             ((float*)ma)[r], ((float*)ra)[r], center, dw + c0, db + c0);
                         if ((r - r0) % FlushRows == FlushRows - 1 || r == r1 - 1) Flush(dw, sums, 2 * channels);
                     }
@@ -109,6 +148,33 @@ public static unsafe class NormSimd<V> where V : unmanaged, IVec<V>
             for (int ci = 0; ci < chunks; ci++) { sw += partial[ci * 2 * channels + c]; sb += partial[ci * 2 * channels + channels + c]; }
             if (!dweight.IsEmpty) dweight[c] = (float)sw;
             if (!dbias.IsEmpty) dbias[c] = (float)sb;
+        }
+    }
+
+    /// <summary>dz = dy·silu′(z) over one row, with z = (x − m)·rs·w + b per channel segment (or per element when spatial is 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void SiluGrad(float* x, float* dy, float* dz, int len, int spatial, int perRow, float* w, float* b, float m, float rs)
+    {
+        if (spatial > 1)
+        {
+            for (int k = 0; k < perRow; k++)
+            {
+                float* xs = x + k * spatial, gs = dy + k * spatial, ds = dz + k * spatial;
+                float a = rs * w[k], c = b[k] - m * a;                       // z = x·a + c
+                var av = V.Create(a); var cv = V.Create(c);
+                int j = 0;
+                for (; j <= spatial - W; j += W)
+                    V.Store(V.Load(gs + j) * SiluOp.Derivative(V.Fma(V.Load(xs + j), av, cv), default(V)), ds + j);
+                for (; j < spatial; j++) ds[j] = gs[j] * SiluOp.Derivative(xs[j] * a + c, 0f);
+            }
+            return;
+        }
+        {
+            var mv = V.Create(m); var rv = V.Create(rs);
+            int j = 0;
+            for (; j <= len - W; j += W)
+                V.Store(V.Load(dy + j) * SiluOp.Derivative(V.Fma((V.Load(x + j) - mv) * rv, V.Load(w + j), V.Load(b + j)), default(V)), dz + j);
+            for (; j < len; j++) dz[j] = dy[j] * SiluOp.Derivative((x[j] - m) * rs * w[j] + b[j], 0f);
         }
     }
 

@@ -61,9 +61,9 @@ public sealed class ResBlock : Module
 
     public Tensor Forward(Tensor x, Tensor emb)                                   // x (B, Ci, H, W), emb (B, E)
     {
-        var h = conv1.Forward(norm1.Forward(x).Silu());                           // (B, Co, H, W)
+        var h = conv1.Forward(norm1.ForwardSilu(x));                              // (B, Co, H, W)
         h = h + timeProj.Forward(emb).Unsqueeze(-1).Unsqueeze(-1);                // + (B, Co, 1, 1)
-        h = conv2.Forward(norm2.Forward(h).Silu());
+        h = conv2.Forward(norm2.ForwardSilu(h));
         return h + (skip?.Forward(x) ?? x);
     }
 }
@@ -192,6 +192,6 @@ public sealed class UNet : Module, IDenoiser
             }
             if (level.Resample is not null) h = level.Resample.Forward(h.UpsampleNearest2d(2));
         }
-        return convOut.Forward(normOut.Forward(h).Silu());
+        return convOut.Forward(normOut.ForwardSilu(h));
     }
 }
