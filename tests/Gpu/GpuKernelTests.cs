@@ -48,6 +48,8 @@ public sealed class GpuKernelTests
         Conv2dGeometry.Of(1, 4, 9, 7, 6, 3, 2, 2, 2, 1, 1, 2, 2, groups: 2),
         Conv2dGeometry.Of(2, 5, 7, 7, 3, 1, 1, 2, 2),
         Conv2dGeometry.Of(2, 3, 8, 9, 4, 3, 3, 2, 2, 1, 1) with { OutH = 3, OutW = 4 },
+        // K = 2·16² = 512 positions for 4×27 weights: the weight gradient's GEMM splits K on the test device.
+        Conv2dGeometry.Of(2, 3, 16, 16, 4, 3, 3, padH: 1, padW: 1),
     ];
 
     [Test]
