@@ -35,6 +35,7 @@ public sealed class ConvKernelTests
         new("shifted taps: 3x1 kernel, pad 0", Conv2dGeometry.Of(2, 5, 9, 13, 4, 3, 1)),
         new("shifted taps: 3x3 pad 0, several row blocks", Conv2dGeometry.Of(2, 70, 30, 28, 15, 3, 3)),
         new("shifted taps: 2x3 uneven padding", Conv2dGeometry.Of(1, 3, 6, 16, 5, 2, 3, padH: 0, padW: 1)),
+        new("shifted taps: trimmed output, pad 1", Conv2dGeometry.Of(2, 32, 10, 16, 6, 3, 3, padH: 1, padW: 1) with { OutH = 8, OutW = 13 }),
     ];
 
     static float[] Random(int n, ulong seed)

@@ -309,6 +309,8 @@ public static unsafe class ConvBlocked
             int plane = OffKilobyte(RoundUp(padRows * wp + kw + Nr, 16));
             var scratch = Scratch.ForThisThread((nint)plane * cg, 0, (nint)og * RoundUp(cols, Nr));
             float* xg = x + ((nint)n * g.InChannels + grp * cg) * g.InPlane;
+            // An output trimmed narrower than the input allows reads only the first Wp positions of a padded row.
+            int left = Math.Min(g.PadW, wp), inW = Math.Clamp(wp - g.PadW, 0, g.InW);
             for (int c = 0; c < cg; c++)
             {
                 float* dst = scratch.Patches + (nint)c * plane, src = xg + (nint)c * g.InPlane;
@@ -317,7 +319,7 @@ public static unsafe class ConvBlocked
                 {
                     int ih = oh0 - g.PadH + r;
                     if (ih < 0 || ih >= g.InH) continue;
-                    new ReadOnlySpan<float>(src + (nint)ih * g.InW, g.InW).CopyTo(new Span<float>(dst + r * wp + g.PadW, g.InW));
+                    new ReadOnlySpan<float>(src + (nint)ih * g.InW, inW).CopyTo(new Span<float>(dst + r * wp + left, inW));
                 }
             }
             float* wide = scratch.B;
