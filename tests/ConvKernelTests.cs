@@ -35,6 +35,17 @@ public sealed class ConvKernelTests
         new("shifted taps: 3x1 kernel, pad 0", Conv2dGeometry.Of(2, 5, 9, 13, 4, 3, 1)),
         new("shifted taps: 3x3 pad 0, several row blocks", Conv2dGeometry.Of(2, 70, 30, 28, 15, 3, 3)),
         new("shifted taps: 2x3 uneven padding", Conv2dGeometry.Of(1, 3, 6, 16, 5, 2, 3, padH: 0, padW: 1)),
+        // Stride 1 with enough channels a group that the weight gradient, too, reads shifted rows of the input in place.
+        new("shifted weight grad: 3x3 pad 0 batch 1, two row blocks", Conv2dGeometry.Of(1, 64, 60, 40, 5, 3, 3)),
+        new("shifted weight grad: 3x3 pad 1 groups 2, 70 channels a group, two row blocks", Conv2dGeometry.Of(2, 140, 50, 38, 4, 3, 3, padH: 1, padW: 1, groups: 2)),
+        new("shifted weight grad: 5x5 pad 2 groups 3, 12 channels a group", Conv2dGeometry.Of(3, 36, 10, 26, 9, 5, 5, padH: 2, padW: 2, groups: 3)),
+        new("shifted weight grad: 5x5 pad 1, 32 channels", Conv2dGeometry.Of(2, 32, 9, 30, 17, 5, 5, padH: 1, padW: 1)),
+        new("shifted weight grad: 3x3 pad 2, 32 channels", Conv2dGeometry.Of(2, 32, 11, 14, 7, 3, 3, padH: 2, padW: 2)),
+        new("shifted weight grad: wide rows, groups 2, 20 channels a group", Conv2dGeometry.Of(2, 40, 9, 70, 12, 3, 3, padH: 1, padW: 1, groups: 2)),
+        new("shifted weight grad: 10 channels batch 1", Conv2dGeometry.Of(1, 10, 13, 17, 6, 3, 3, padH: 1, padW: 1)),
+        new("shifted weight grad: narrowest shiftable rows, batch 4", Conv2dGeometry.Of(4, 16, 12, 12, 8, 3, 3, padH: 1, padW: 1)),
+        new("shifted weight grad: 3x1 kernel, 32 channels", Conv2dGeometry.Of(2, 32, 9, 13, 5, 3, 1)),
+        new("shifted weight grad: 2x3 uneven padding, 24 channels", Conv2dGeometry.Of(1, 24, 6, 16, 5, 2, 3, padH: 0, padW: 1)),
         new("shifted taps: trimmed output, pad 1", Conv2dGeometry.Of(2, 32, 10, 16, 6, 3, 3, padH: 1, padW: 1) with { OutH = 8, OutW = 13 }),
     ];
 
@@ -99,6 +110,25 @@ public sealed class ConvKernelTests
             var dw = Enumerable.Repeat(float.NaN, g.WeightLength).ToArray();
             v.Run(g, x, dy, dw);
             AssertClose(expected, dw, $"{v.Name} weight grad");
+        }
+    }
+
+    /// <summary>Threaded items sum into fixed per-range partials added in order: repeated calls agree bit for bit.</summary>
+    [Test]
+    public void Blocked_weight_grad_repeats_bit_for_bit()
+    {
+        if (!KernelRegistry.Conv2dWeightGrad.Any(v => v.Name == "blocked-avx512")) Assert.Ignore("no AVX-512");
+        foreach (var g in new[] { Conv2dGeometry.Of(4, 64, 20, 24, 32, 3, 3, padH: 1, padW: 1), Conv2dGeometry.Of(4, 16, 20, 24, 32, 3, 3, 2, 2, 1, 1) })
+        {
+            var x = Random(g.InputLength, 14); var dy = Random(g.OutputLength, 15);
+            var first = new float[g.WeightLength];
+            ConvBlocked.WeightGrad(g, x, dy, first);
+            for (int run = 0; run < 5; run++)
+            {
+                var again = Enumerable.Repeat(float.NaN, g.WeightLength).ToArray();
+                ConvBlocked.WeightGrad(g, x, dy, again);
+                Assert.That(again, Is.EqualTo(first), $"run {run} of {g}");
+            }
         }
     }
 

@@ -19,7 +19,8 @@ namespace Kernels.Cpu;
 /// d·(K − 1) − pad, so it is the forward kernel with depth P' = Og·Kh·Kw, no column scatter; other strides
 /// multiply Wᵀ·dy block by block and scatter each block's columns back (col2im);</item>
 /// <item>weight gradient: dW[Og, P] += dy[Og, block] · patches[P, block]ᵀ with depth = the block's positions,
-/// each thread summing its items into a private partial.</item>
+/// each thread summing its items into a private partial; for stride 1, one product per kernel row read in place
+/// from the input transposed once (dW_ki[Og, Kw·Cg] += dy · Xᵀ shifted by ki rows), no patch matrix.</item>
 /// </list>
 /// Work items are spread over <see cref="Parallelism.MaxThreads"/> threads; per-thread buffers are reused across calls.
 /// </summary>
@@ -341,27 +342,38 @@ public static unsafe class ConvBlocked
         }
     }
 
+    /// <summary>Adds the weight-gradient contribution of one work item into a thread's partial sum.</summary>
+    delegate void ItemInto(int item, float* into);
+
     static void WeightGradCore(Conv2dGeometry g, float* x, float* dy, float* dw)
     {
+        if (IsShiftable(g) && ShiftingPaysForWeightGrad(g)) { ShiftedWeightGradCore(g, x, dy, dw); return; }
         var (rows, blocks) = Blocking(g);
         int ld = BlockStride(g, rows);
         var job = new WeightGradJob(g, x, dy, rows, blocks, ld);
-        int items = g.Batch * g.Groups * blocks;
-        if (!UseThreads(g, items)) { for (int i = 0; i < items; i++) job.Item(i, dw); return; }
-        // A fixed split into contiguous ranges, one zeroed partial each, added into dw in range order: the sum
-        // does not depend on which thread ran what, so training runs repeat bit for bit.
-        int chunks = Math.Min(Parallelism.MaxThreads, items);
+        SumItems(g, g.Batch * g.Groups * blocks, job.Item, dw);
+    }
+
+    /// <summary>
+    /// sum (zeroed, <see cref="Conv2dGeometry.WeightLength"/> floats) += every item's contribution. Threaded, the items
+    /// are split into fixed contiguous ranges, one zeroed partial each, added into sum in range order: the result does
+    /// not depend on which thread ran what, so training runs repeat bit for bit.
+    /// </summary>
+    static void SumItems(in Conv2dGeometry g, int items, ItemInto item, float* sum)
+    {
+        if (!UseThreads(g, items)) { for (int i = 0; i < items; i++) item(i, sum); return; }
+        int chunks = Math.Min(Parallelism.MaxThreads, items), length = g.WeightLength;
         var partials = new float[chunks][];
         Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Parallelism.MaxThreads }, c =>
         {
-            var partial = partials[c] = ArrayPool<float>.Shared.Rent(g.WeightLength);
-            partial.AsSpan(0, g.WeightLength).Clear();
+            var partial = partials[c] = ArrayPool<float>.Shared.Rent(length);
+            partial.AsSpan(0, length).Clear();
             fixed (float* pp = partial)
-                for (int i = (int)((long)items * c / chunks), end = (int)((long)items * (c + 1) / chunks); i < end; i++) job.Item(i, pp);
+                for (int i = (int)((long)items * c / chunks), end = (int)((long)items * (c + 1) / chunks); i < end; i++) item(i, pp);
         });
         foreach (var partial in partials)
         {
-            Elementwise.Axpy(1f, partial.AsSpan(0, g.WeightLength), new Span<float>(dw, g.WeightLength));
+            Elementwise.Axpy(1f, partial.AsSpan(0, length), new Span<float>(sum, length));
             ArrayPool<float>.Shared.Return(partial);
         }
     }
@@ -384,6 +396,131 @@ public static unsafe class ConvBlocked
             if (pointwise) GemmPacking.PackB(true, xg, g.InPlane, oh0 * g.OutW, cols, 0, p, scratch.B);
             else GemmPacking.PackB(true, scratch.Patches, ld, 0, cols, 0, p, scratch.B);
             Multiply(og, p, cols, scratch.A, cols, 0, scratch.B, cols, Nr, dw + (nint)grp * og * p, p, 1f);
+        }
+    }
+
+    /// <summary>
+    /// Whether the shifted weight gradient beats the patch matrix: it computes Kh products Kw·Cg columns wide over the
+    /// padded row width, where the patch matrix computes one product P = Cg·Kh·Kw columns wide over the live width,
+    /// each rounded up to whole 32-column panels. With very few channels per group (a first layer on RGB, say) most
+    /// of a panel would be padding, so those stay on the patch matrix; up to half as much padded work again is worth
+    /// not writing and packing the patches.
+    /// </summary>
+    static bool ShiftingPaysForWeightGrad(in Conv2dGeometry g)
+    {
+        long shifted = (long)g.KernelH * RoundUp(g.KernelW * g.InPerGroup, Nr) * (g.OutW + g.KernelW - 1);
+        long patches = (long)RoundUp(g.PatchSize, Nr) * g.OutW;
+        return 2 * shifted <= 3 * patches;
+    }
+
+    /// <summary>
+    /// The weight gradient of a stride-1 convolution without a patch matrix. Each item (image, group, block of output
+    /// rows) transposes its input rows once into a zero-padded position-major buffer Xᵀ[position, channel] of
+    /// Wp = Wo + Kw − 1 positions per row and exactly Cg floats per position, and lays dy over the same padded width
+    /// with the Kw − 1 extra columns of each row zero, so they add nothing. In that layout the Kw·Cg floats from
+    /// position q on are the inputs under taps (ki, 0..Kw − 1) of the output at q − ki·Wp, channel fastest, so
+    /// kernel row ki is one product read in place with B rows Cg floats apart:
+    /// dW_ki[Og, Kw·Cg] += dy[Og, ·] · Xᵀ[ki·Wp + ·, Kw·Cg], depth = the block's padded positions.
+    /// dy is packed as A once per item and shared by the Kh products. They accumulate in a sum laid out
+    /// [group, ki, Og, kj, Cg], rearranged into dw's [Cout, Cg, Kh, Kw] once at the end. Against the patch matrix this
+    /// writes the input once instead of Kh·Kw times, and packs no B.
+    /// </summary>
+    static void ShiftedWeightGradCore(Conv2dGeometry g, float* x, float* dy, float* dw)
+    {
+        int og = g.OutPerGroup, cg = g.InPerGroup, kh = g.KernelH, kw = g.KernelW, p = g.PatchSize;
+        var (rows, blocks) = ShiftedBlocking(g);
+        var job = new ShiftedWeightGradJob(g, x, dy, rows, blocks);
+        float* sum = (float*)NativeMemory.AlignedAlloc((nuint)g.WeightLength * sizeof(float), 64);
+        try
+        {
+            new Span<float>(sum, g.WeightLength).Clear();
+            SumItems(g, g.Batch * g.Groups * blocks, job.Item, sum);
+            for (int grp = 0; grp < g.Groups; grp++)
+                for (int ki = 0; ki < kh; ki++)
+                    for (int co = 0; co < og; co++)
+                    {
+                        float* from = sum + ((nint)(grp * kh + ki) * og + co) * kw * cg, to = dw + (nint)(grp * og + co) * p + ki * kw;
+                        for (int kj = 0; kj < kw; kj++)
+                            for (int ci = 0; ci < cg; ci++) to[ci * kh * kw + kj] = from[kj * cg + ci];
+                    }
+        }
+        finally { NativeMemory.AlignedFree(sum); }
+    }
+
+    /// <summary>
+    /// Output rows per block of the shifted weight gradient (its Xᵀ and its packed dy each within
+    /// <see cref="BlockFloats"/>, rows split evenly), and blocks per image.
+    /// </summary>
+    static (int rows, int blocks) ShiftedBlocking(in Conv2dGeometry g)
+    {
+        int wp = g.OutW + g.KernelW - 1;
+        int fit = Math.Min(BlockFloats / (wp * g.InPerGroup) - (g.KernelH - 1), BlockFloats / (wp * g.OutPerGroup));
+        int maxRows = Math.Clamp(fit, 1, Math.Max(1, g.OutH));
+        int blocks = (g.OutH + maxRows - 1) / maxRows;
+        return ((g.OutH + blocks - 1) / blocks, blocks);
+    }
+
+    /// <summary>Depth per product of the shifted weight gradient: the padded block split evenly into runs of at most 256 positions.</summary>
+    static int ShiftedDepthBlock(int cols)
+    {
+        int blocks = (cols + 255) / 256;
+        return (cols + blocks - 1) / blocks;
+    }
+
+    sealed class ShiftedWeightGradJob(Conv2dGeometry g, float* x, float* dy, int rows, int blocks)
+    {
+        /// <summary>sum[group] += the contribution of one item (image, group, block of output rows).</summary>
+        public void Item(int item, float* sum)
+        {
+            int block = item % blocks, grp = item / blocks % g.Groups, n = item / blocks / g.Groups;
+            int og = g.OutPerGroup, cg = g.InPerGroup, kh = g.KernelH, kw = g.KernelW, l = g.OutPlane;
+            int oh0 = block * rows, oh1 = Math.Min(g.OutH, oh0 + rows), live = oh1 - oh0;
+            int wp = g.OutW + kw - 1, padRows = live + kh - 1, cols = live * wp, width = kw * cg;
+            // The last row of taps reads Kw − 1 positions past the padded rows (under dy's zero columns): those are
+            // zero too, and a last panel's 32-wide read stays in bounds.
+            nint xtFloats = (nint)(padRows * wp + kw) * cg + 2 * Nr;
+            var scratch = Scratch.ForThisThread(xtFloats, (nint)(og + Mr) * cols + GemmPacking.Slack);
+            float* xt = scratch.Patches, xg = x + ((nint)n * g.InChannels + grp * cg) * g.InPlane;
+            // Positions [left, left + inW) of a padded row hold input columns 0..; the rest of the row is zero. An output
+            // trimmed narrower than the input allows needs only the first Wp positions.
+            int left = Math.Min(g.PadW, wp), inW = Math.Clamp(wp - g.PadW, 0, g.InW);
+            for (int r = 0; r < padRows; r++)
+            {
+                float* row = xt + (nint)r * wp * cg;
+                int ih = oh0 - g.PadH + r;
+                if (ih < 0 || ih >= g.InH) { new Span<float>(row, wp * cg).Clear(); continue; }
+                new Span<float>(row, left * cg).Clear();
+                new Span<float>(row + (nint)(left + inW) * cg, (wp - left - inW) * cg).Clear();
+                // Each 16-channel transpose stores 16 floats per position, so a last group of fewer channels spills
+                // zeros into the next position(s): it goes first, and the whole groups then overwrite the spill (past
+                // the row's last input column the spill lands in zeros, or in the next row, which is written later).
+                for (int iw0 = 0; iw0 < inW; iw0 += 16)
+                    for (int c0 = (cg - 1) / 16 * 16; c0 >= 0; c0 -= 16)
+                        GemmPacking.Transpose16(xg + (nint)c0 * g.InPlane + ih * g.InW + iw0, g.InPlane, Math.Min(16, cg - c0),
+                            Math.Min(16, inW - iw0), row + (nint)(left + iw0) * cg + c0, cg);
+            }
+            new Span<float>(xt + (nint)padRows * wp * cg, (int)(xtFloats - (nint)padRows * wp * cg)).Clear();
+            // dy over the padded width, packed as A (14-row panels, depth = positions) a panel and an output row at a
+            // time, with the Kw − 1 extra columns of each row zero so they add nothing. The 16-wide stores of a row's
+            // last step spill into its zero columns (cleared after) or into later rows and panels (written after).
+            float* dyg = dy + ((nint)n * g.OutChannels + grp * og) * l + oh0 * g.OutW;
+            for (int ir = 0; ir < og; ir += Mr)
+            {
+                int h = Math.Min(Mr, og - ir), panelRows = GemmPacking.PanelRows(h);
+                float* panel = scratch.A + (nint)ir * cols;
+                for (int r = 0; r < live; r++)
+                {
+                    GemmPacking.PackA(false, dyg + (nint)ir * l + r * g.OutW, l, 0, h, 0, g.OutW, panel + (nint)r * wp * panelRows);
+                    new Span<float>(panel + (nint)(r * wp + g.OutW) * panelRows, (kw - 1) * panelRows).Clear();
+                }
+            }
+            float* acc = sum + (nint)grp * kh * og * width;
+            for (int k0 = 0, kb; k0 < cols; k0 += kb)
+            {
+                kb = Math.Min(ShiftedDepthBlock(cols), cols - k0);
+                for (int ki = 0; ki < kh; ki++)
+                    Multiply(og, width, kb, scratch.A, cols, k0, xt + (nint)(ki * wp + k0) * cg, 1, cg, acc + (nint)ki * og * width, width, 1f);
+            }
         }
     }
 
