@@ -46,6 +46,8 @@ public sealed class ConvKernelTests
         new("shifted weight grad: narrowest shiftable rows, batch 4", Conv2dGeometry.Of(4, 16, 12, 12, 8, 3, 3, padH: 1, padW: 1)),
         new("shifted weight grad: 3x1 kernel, 32 channels", Conv2dGeometry.Of(2, 32, 9, 13, 5, 3, 1)),
         new("shifted weight grad: 2x3 uneven padding, 24 channels", Conv2dGeometry.Of(1, 24, 6, 16, 5, 2, 3, padH: 0, padW: 1)),
+        new("shifted weight grad: 7-column rows, 64 channels", Conv2dGeometry.Of(2, 64, 7, 7, 16, 3, 3, padH: 1, padW: 1)),
+        new("shifted weight grad: 4-column rows, groups 2", Conv2dGeometry.Of(2, 64, 6, 4, 6, 3, 3, padH: 1, padW: 1, groups: 2)),
         new("shifted taps: trimmed output, pad 1", Conv2dGeometry.Of(2, 32, 10, 16, 6, 3, 3, padH: 1, padW: 1) with { OutH = 8, OutW = 13 }),
     ];
 

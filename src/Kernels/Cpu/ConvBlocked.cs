@@ -347,7 +347,7 @@ public static unsafe class ConvBlocked
 
     static void WeightGradCore(Conv2dGeometry g, float* x, float* dy, float* dw)
     {
-        if (IsShiftable(g) && ShiftingPaysForWeightGrad(g)) { ShiftedWeightGradCore(g, x, dy, dw); return; }
+        if (IsShiftableForWeightGrad(g) && ShiftingPaysForWeightGrad(g)) { ShiftedWeightGradCore(g, x, dy, dw); return; }
         var (rows, blocks) = Blocking(g);
         int ld = BlockStride(g, rows);
         var job = new WeightGradJob(g, x, dy, rows, blocks, ld);
@@ -398,6 +398,14 @@ public static unsafe class ConvBlocked
             Multiply(og, p, cols, scratch.A, cols, 0, scratch.B, cols, Nr, dw + (nint)grp * og * p, p, 1f);
         }
     }
+
+    /// <summary>
+    /// <see cref="IsShiftable"/> without its bound on the padded width's waste: the weight gradient weighs that waste
+    /// itself (<see cref="ShiftingPaysForWeightGrad"/>), so narrow rows (W1's 7×7 planes) shift too when it pays.
+    /// </summary>
+    static bool IsShiftableForWeightGrad(in Conv2dGeometry g) =>
+        g.StrideH == 1 && g.StrideW == 1 && g.DilationH == 1 && g.DilationW == 1 && g.PadH >= 0 && g.PadW >= 0
+        && g.KernelH * g.KernelW > 1;
 
     /// <summary>
     /// Whether the shifted weight gradient beats the patch matrix: it computes Kh products Kw·Cg columns wide over the
