@@ -30,7 +30,7 @@ public sealed class ConvKernelTests
         new("padding wider than the kernel", Conv2dGeometry.Of(1, 2, 4, 4, 3, 3, 3, padH: 3, padW: 3)),
         new("dilation 2 stride 1", Conv2dGeometry.Of(2, 3, 9, 8, 5, 3, 3, 1, 1, 2, 2, 2, 2)),
         new("rows wider than 32", Conv2dGeometry.Of(1, 2, 5, 40, 3, 3, 3, padH: 1, padW: 1)),
-        // Stride 1 with rows of 12 or more columns: the blocked forward (and stride-1 input gradient) shifts taps instead of filling patches.
+        // Stride 1 with rows of at least 3.5·(Kw − 1) columns: the blocked forward (and stride-1 input gradient) shifts taps instead of filling patches.
         new("shifted taps: 5x5 pad 2 groups 2", Conv2dGeometry.Of(2, 6, 14, 24, 10, 5, 5, padH: 2, padW: 2, groups: 2)),
         new("shifted taps: 3x1 kernel, pad 0", Conv2dGeometry.Of(2, 5, 9, 13, 4, 3, 1)),
         new("shifted taps: 3x3 pad 0, several row blocks", Conv2dGeometry.Of(2, 70, 30, 28, 15, 3, 3)),
