@@ -1,4 +1,5 @@
 using Engine;
+using Engine.Autograd;
 using Engine.Nn;
 using Engine.Random;
 
@@ -61,10 +62,14 @@ public sealed class ResBlock : Module
 
     public Tensor Forward(Tensor x, Tensor emb)                                   // x (B, Ci, H, W), emb (B, E)
     {
-        var h = conv1.Forward(norm1.ForwardSilu(x));                              // (B, Co, H, W)
-        h = h + timeProj.Forward(emb).Unsqueeze(-1).Unsqueeze(-1);                // + (B, Co, 1, 1)
-        h = conv2.Forward(norm2.ForwardSilu(h));
-        return h + (skip?.Forward(x) ?? x);
+        var a = norm1.ForwardSilu(x);
+        var h = Intermediates.Free(a, conv1.Forward(a));                          // (B, Co, H, W)
+        h = Intermediates.Free(h, h + timeProj.Forward(emb).Unsqueeze(-1).Unsqueeze(-1));   // + (B, Co, 1, 1)
+        var b = Intermediates.Free(h, norm2.ForwardSilu(h));
+        h = Intermediates.Free(b, conv2.Forward(b));
+        if (skip is null) return Intermediates.Free(h, h + x);
+        var s = skip.Forward(x);
+        return Intermediates.Free(s, Intermediates.Free(h, h + s));
     }
 }
 
@@ -86,14 +91,19 @@ public sealed class AttnBlock : Module
     public Tensor Forward(Tensor x)                                               // (B, C, H, W)
     {
         int b = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
-        var parts = qkv.Forward(norm.Forward(x))
+        var normed = norm.Forward(x);
+        var qkvOut = Intermediates.Free(normed, qkv.Forward(normed));
+        var parts = qkvOut
             .Reshape(b, 3, heads, c / heads, h * w)
             .Permute(1, 0, 2, 4, 3);                                             // (3, B, heads, HW, C/heads)
         var q = parts.Narrow(0, 0, 1).Squeeze(0);
         var k = parts.Narrow(0, 1, 1).Squeeze(0);
         var v = parts.Narrow(0, 2, 1).Squeeze(0);
         var a = Tensor.Attention(q, k, v);                                        // (B, heads, HW, C/heads)
-        return x + proj.Forward(a.Permute(0, 1, 3, 2).Reshape(b, c, h, w));
+        Intermediates.Free(qkvOut);
+        var heads2d = Intermediates.Free(a, a.Permute(0, 1, 3, 2).Reshape(b, c, h, w));
+        var o = Intermediates.Free(heads2d, proj.Forward(heads2d));
+        return Intermediates.Free(o, x + o);
     }
 }
 
@@ -172,26 +182,63 @@ public sealed class UNet : Module, IDenoiser
         var emb = timeEmbed.Forward(t) + classEmbed.Forward(y);                  // (B, 4ch)
         var h = convIn.Forward(x);
         var skips = new Stack<Tensor>();
+        bool hIsSkip = false;                                                    // a skip must live until the up path pops it
         foreach (var level in down)
         {
             for (int i = 0; i < level.Res.Count; i++)
             {
+                var input = h;
                 h = level.Res[i].Forward(h, emb);
-                if (level.Attn is not null) h = level.Attn[i].Forward(h);
+                if (!hIsSkip) Intermediates.Free(input);
+                if (level.Attn is not null) h = Intermediates.Free(h, level.Attn[i].Forward(h));
                 skips.Push(h);
+                hIsSkip = true;
             }
-            if (level.Resample is not null) h = level.Resample.Forward(h);     // stride-2 conv
+            if (level.Resample is not null) { h = level.Resample.Forward(h); hIsSkip = false; }   // stride-2 conv
         }
-        h = midRes2.Forward(midAttn.Forward(midRes1.Forward(h, emb)), emb);
+        var mid = midRes1.Forward(h, emb);
+        if (!hIsSkip) Intermediates.Free(h);
+        h = Intermediates.Free(mid, midAttn.Forward(mid));
+        h = Intermediates.Free(h, midRes2.Forward(h, emb));
         foreach (var level in up)
         {
             for (int i = 0; i < level.Res.Count; i++)
             {
-                h = level.Res[i].Forward(Tensor.Cat([h, skips.Pop()], 1), emb);
-                if (level.Attn is not null) h = level.Attn[i].Forward(h);
+                var skip = skips.Pop();
+                var joined = Intermediates.Free(skip, Intermediates.Free(h, Tensor.Cat([h, skip], 1)));
+                h = Intermediates.Free(joined, level.Res[i].Forward(joined, emb));
+                if (level.Attn is not null) h = Intermediates.Free(h, level.Attn[i].Forward(h));
             }
-            if (level.Resample is not null) h = level.Resample.Forward(h.UpsampleNearest2d(2));
+            if (level.Resample is not null)
+            {
+                var up2 = Intermediates.Free(h, h.UpsampleNearest2d(2));
+                h = Intermediates.Free(up2, level.Resample.Forward(up2));
+            }
         }
-        return convOut.Forward(normOut.ForwardSilu(h));
+        var last = Intermediates.Free(h, normOut.ForwardSilu(h));
+        return Intermediates.Free(last, convOut.Forward(last));
+    }
+}
+
+/// <summary>
+/// Without a graph (sampling under <see cref="GradMode.NoGrad"/>), a forward pass's intermediates are dead as soon as
+/// the next op has read them: handing their arrays back to the pool then lets the next op reuse them, instead of
+/// fresh memory while they wait for the garbage collector. With a graph, backward still needs them and nothing is freed.
+/// </summary>
+static class Intermediates
+{
+    /// <summary>
+    /// Frees <paramref name="used"/> when no graph is recorded, and returns <paramref name="result"/> (computed from it);
+    /// a result that is a view of <paramref name="used"/> keeps it.
+    /// </summary>
+    public static Tensor Free(Tensor used, Tensor result)
+    {
+        if (!ReferenceEquals(used.Storage, result.Storage)) Free(used);
+        return result;
+    }
+
+    public static void Free(Tensor used)
+    {
+        if (!GradMode.Enabled) used.Dispose();
     }
 }
