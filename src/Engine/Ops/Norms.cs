@@ -13,17 +13,8 @@ public sealed partial class Tensor
     /// positions share one mean and variance; then y·weight[c] + bias[c] with (C) affine parameters if given.
     /// </summary>
     /// <example><c>var y = Tensor.GroupNorm(x, 32, gamma, beta);</c></example>
-    public static Tensor GroupNorm(Tensor x, int groups, Tensor? weight = null, Tensor? bias = null, float eps = 1e-5f)
-    {
-        const string op = "GroupNorm";
-        if (x.Rank < 2) throw new ShapeMismatchException($"{op}: input must be (N, C, ...), got {Shapes.Format(x.Shape)}");
-        int n = x.Shape[0], c = x.Shape[1];
-        if (groups < 1 || c % groups != 0)
-            throw new ShapeMismatchException($"{op}: {groups} groups do not divide the {c} channels of input {Shapes.Format(x.Shape)}");
-        CheckAffine(op, x, weight, bias, c);
-        int spatial = n * c == 0 ? 0 : x.Numel / (n * c);
-        return NormalizeRows(op, x, n * groups, c / groups * spatial, groups, spatial, weight, bias, eps, center: true, $"groups={groups}, eps={eps}");
-    }
+    public static Tensor GroupNorm(Tensor x, int groups, Tensor? weight = null, Tensor? bias = null, float eps = 1e-5f) =>
+        GroupRows("GroupNorm", x, groups, weight, bias, eps, silu: false);
 
     /// <summary>
     /// <see cref="GroupNorm"/> followed by SiLU, as one op: each row is activated while still in cache, and backward
@@ -31,17 +22,19 @@ public sealed partial class Tensor
     /// it is the two ops in turn.
     /// </summary>
     /// <example><c>var h = Tensor.GroupNormSilu(x, 8, gamma, beta);   // = Tensor.GroupNorm(x, 8, gamma, beta).Silu()</c></example>
-    public static Tensor GroupNormSilu(Tensor x, int groups, Tensor? weight = null, Tensor? bias = null, float eps = 1e-5f)
+    public static Tensor GroupNormSilu(Tensor x, int groups, Tensor? weight = null, Tensor? bias = null, float eps = 1e-5f) =>
+        x.Device.IsGpu ? GroupNorm(x, groups, weight, bias, eps).Silu() : GroupRows("GroupNormSilu", x, groups, weight, bias, eps, silu: true);
+
+    /// <summary>(N, C, ...) as N·G rows of C/G·S values, checked, then normalised (and activated with <paramref name="silu"/>).</summary>
+    static Tensor GroupRows(string op, Tensor x, int groups, Tensor? weight, Tensor? bias, float eps, bool silu)
     {
-        if (x.Device.IsGpu) return GroupNorm(x, groups, weight, bias, eps).Silu();
-        const string op = "GroupNormSilu";
         if (x.Rank < 2) throw new ShapeMismatchException($"{op}: input must be (N, C, ...), got {Shapes.Format(x.Shape)}");
         int n = x.Shape[0], c = x.Shape[1];
         if (groups < 1 || c % groups != 0)
             throw new ShapeMismatchException($"{op}: {groups} groups do not divide the {c} channels of input {Shapes.Format(x.Shape)}");
         CheckAffine(op, x, weight, bias, c);
         int spatial = n * c == 0 ? 0 : x.Numel / (n * c);
-        return NormalizeRows(op, x, n * groups, c / groups * spatial, groups, spatial, weight, bias, eps, center: true, $"groups={groups}, eps={eps}", silu: true);
+        return NormalizeRows(op, x, n * groups, c / groups * spatial, groups, spatial, weight, bias, eps, center: true, $"groups={groups}, eps={eps}", silu);
     }
 
     /// <summary>Layer normalisation over the last axis (width D), with optional (D) weight and bias.</summary>
