@@ -17,7 +17,12 @@ public sealed class Mlp : Layer
         fc2 = Child("fc2", DitInit.Xavier(new Linear(hidden, width, g), g));
     }
 
-    public override Tensor Forward(Tensor x) => fc2.Forward(fc1.Forward(x).Gelu(tanhApproximation: true));
+    public override Tensor Forward(Tensor x)
+    {
+        var hidden = fc1.Forward(x);
+        var act = Intermediates.Free(hidden, hidden.Gelu(tanhApproximation: true));
+        return Intermediates.Free(act, fc2.Forward(act));
+    }
 }
 
 /// <summary>Initialisation of the reference DiT: Xavier-uniform Linear weights, zero biases; adaLN projections all zero.</summary>
@@ -68,8 +73,17 @@ public sealed class DitBlock : Module
     public Tensor Forward(Tensor x, Tensor c)
     {
         var m = DitInit.Split(modulation.Forward(c), 6);                           // 6 × (B, D)
-        x = AdaLN.GatedResidual(x, m[2], attn.Forward(AdaLN.Modulate(norm1.Forward(x), m[0], m[1])));
-        return AdaLN.GatedResidual(x, m[5], mlp.Forward(AdaLN.Modulate(norm2.Forward(x), m[3], m[4])));
+        var a = Branch(norm1.Forward(x), m[0], m[1], attn.Forward);
+        var mid = Intermediates.Free(a, AdaLN.GatedResidual(x, m[2], a));
+        var b = Branch(norm2.Forward(mid), m[3], m[4], mlp.Forward);
+        return Intermediates.Free(mid, Intermediates.Free(b, AdaLN.GatedResidual(mid, m[5], b)));
+    }
+
+    /// <summary>f(modulate(normed, shift, scale)); without a graph, each intermediate is freed once used.</summary>
+    static Tensor Branch(Tensor normed, Tensor shift, Tensor scale, Func<Tensor, Tensor> f)
+    {
+        var modulated = Intermediates.Free(normed, AdaLN.Modulate(normed, shift, scale));
+        return Intermediates.Free(modulated, f(modulated));
     }
 }
 
@@ -92,6 +106,8 @@ public sealed class FinalLayer : Module
     public Tensor Forward(Tensor x, Tensor c)
     {
         var m = DitInit.Split(modulation.Forward(c), 2);
-        return linear.Forward(AdaLN.Modulate(norm.Forward(x), m[0], m[1]));
+        var normed = norm.Forward(x);
+        var modulated = Intermediates.Free(normed, AdaLN.Modulate(normed, m[0], m[1]));
+        return Intermediates.Free(modulated, linear.Forward(modulated));
     }
 }
