@@ -177,23 +177,8 @@ public sealed class DitTests
         foreach (var p in dit.Parameters()) Init.Normal(p, init, 0f, 0.02f);     // no zero-initialised branch left out
         var x = Tensor.Randn([2, 1, 28, 28], new Generator(7));
         int[] t = [10, 900], y = [4, 10];
-        float[] recorded, freed;
-        long recordedFresh, freedFresh;
-        HostPool.Clear();
-        using (new DeviceScope())
-        {
-            long misses = HostPool.Misses;
-            recorded = dit.Forward(x, t, y).ToArray();
-            recordedFresh = HostPool.Misses - misses;
-        }
-        HostPool.Clear();
-        using (new DeviceScope())
-        using (GradMode.NoGrad())
-        {
-            long misses = HostPool.Misses;
-            freed = dit.Forward(x, t, y).ToArray();
-            freedFresh = HostPool.Misses - misses;
-        }
+        var (recorded, recordedFresh) = FreshArrays.Pass(() => dit.Forward(x, t, y), recordGraph: true);
+        var (freed, freedFresh) = FreshArrays.Pass(() => dit.Forward(x, t, y), recordGraph: false);
         Assert.That(freed, Is.EqualTo(recorded));
         Assert.That(freedFresh, Is.LessThan(recordedFresh * 3 / 4), $"fresh arrays: {freedFresh} without a graph, {recordedFresh} with one");
     }

@@ -57,23 +57,8 @@ public sealed class UNetTests
         var net = new UNet(new UNetConfig(ResBlocks: blocks), new Generator(3));
         var x = Tensor.Randn([3, 1, 28, 28], new Generator(4));
         int[] t = [5, 500, 995], y = [0, 7, 10];
-        float[] recorded, freed;
-        long recordedFresh, freedFresh;
-        HostPool.Clear();
-        using (new DeviceScope())
-        {
-            long misses = HostPool.Misses;
-            recorded = net.Forward(x, t, y).ToArray();
-            recordedFresh = HostPool.Misses - misses;
-        }
-        HostPool.Clear();
-        using (new DeviceScope())
-        using (Autograd.GradMode.NoGrad())
-        {
-            long misses = HostPool.Misses;
-            freed = net.Forward(x, t, y).ToArray();
-            freedFresh = HostPool.Misses - misses;
-        }
+        var (recorded, recordedFresh) = FreshArrays.Pass(() => net.Forward(x, t, y), recordGraph: true);
+        var (freed, freedFresh) = FreshArrays.Pass(() => net.Forward(x, t, y), recordGraph: false);
         Assert.That(freed, Is.EqualTo(recorded));
         Assert.That(freedFresh, Is.LessThan(recordedFresh / 2), $"fresh arrays: {freedFresh} without a graph, {recordedFresh} with one");
     }
