@@ -13,17 +13,19 @@ namespace Models.Dit;
 public sealed class TimestepEmbedder : Module
 {
     readonly Sequential mlp;
+    readonly Linear first;
     public int FrequencyDim { get; }
 
     public TimestepEmbedder(int width, Generator g, int frequencyDim = 256)
     {
         FrequencyDim = frequencyDim;
-        mlp = Child("mlp", new Sequential(new Linear(frequencyDim, width, g), new Silu(), new Linear(width, width, g)));
+        first = new Linear(frequencyDim, width, g);
+        mlp = Child("mlp", new Sequential(first, new Silu(), new Linear(width, width, g)));
         foreach (var l in mlp.OfType<Linear>()) { Init.Normal(l.Weight, g, 0f, 0.02f); Init.Zeros(l.Bias!); }
     }
 
     /// <summary>t (B) → (B, D).</summary>
-    public Tensor Forward(float[] t) => mlp.Forward(Frequencies(t, FrequencyDim).To(mlp.OfType<Linear>().First().Weight.Device));   // made on the host, used where the weights are
+    public Tensor Forward(float[] t) => mlp.Forward(Frequencies(t, FrequencyDim).To(first.Weight.Device));   // made on the host, used where the weights are
 
     /// <summary>(B, F): sin(t·f_i) then cos(t·f_i). The products are rounded to float first, as PyTorch computes them.</summary>
     public static Tensor Frequencies(float[] t, int dim)
