@@ -35,6 +35,8 @@ public sealed class ConvKernelTests
         new("shifted taps: 3x1 kernel, pad 0", Conv2dGeometry.Of(2, 5, 9, 13, 4, 3, 1)),
         new("shifted taps: 3x3 pad 0, several row blocks", Conv2dGeometry.Of(2, 70, 30, 28, 15, 3, 3)),
         new("shifted taps: 2x3 uneven padding", Conv2dGeometry.Of(1, 3, 6, 16, 5, 2, 3, padH: 0, padW: 1)),
+        new("shifted taps: 128 channels, the taps summed in two passes", Conv2dGeometry.Of(2, 128, 7, 14, 20, 3, 3, padH: 1, padW: 1)),
+        new("shifted taps: 37-column rows, pad 2 (padded rows over two 16-float steps and a part)", Conv2dGeometry.Of(2, 9, 8, 37, 6, 3, 3, padH: 2, padW: 2)),
         // Stride 1 with enough channels a group that the weight gradient, too, reads shifted rows of the input in place.
         new("shifted weight grad: 3x3 pad 0 batch 1, two row blocks", Conv2dGeometry.Of(1, 64, 60, 40, 5, 3, 3)),
         new("shifted weight grad: 3x3 pad 1 groups 2, 70 channels a group, two row blocks", Conv2dGeometry.Of(2, 140, 50, 38, 4, 3, 3, padH: 1, padW: 1, groups: 2)),

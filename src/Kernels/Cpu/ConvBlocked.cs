@@ -271,38 +271,47 @@ public static unsafe class ConvBlocked
     /// shifted by (ki, kj). Each block of output rows copies its input rows once into a zero-padded buffer of width
     /// Wp = Wo + Kw − 1; in that layout the input under tap (ki, kj) for output column j of the block (counted over the
     /// padded width) is the buffer at ki·Wp + kj + j, so every tap's B operand is read in place, one depth step per
-    /// channel. The product is formed over the padded width (Kw − 1 columns per row are discarded) and the live columns
+    /// channel. The weights are packed tap-major (depth t·Cg + ci), so one register tile runs through all the taps of
+    /// a product (<see cref="TapsPerPass"/>) with B's start moved per tap, and C is written once instead of once per tap.
+    /// The product is formed over the padded width (Kw − 1 columns per row are discarded) and the live columns
     /// are copied out. Against the patch matrix this writes the input once instead of Kh·Kw times.
     /// </summary>
     static void ShiftedForwardCore(Conv2dGeometry g, float* x, float* w, float* bias, float* y)
     {
         int og = g.OutPerGroup, cg = g.InPerGroup, taps = g.KernelH * g.KernelW, p = g.PatchSize;
-        nint packedPerTap = (nint)(og + Mr) * cg + GemmPacking.Slack;
-        float* wPack = (float*)NativeMemory.AlignedAlloc((nuint)(packedPerTap * taps * g.Groups) * sizeof(float), 64);
-        float* tap = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(1, og * cg) * sizeof(float), 64);
+        nint packedPerGroup = (nint)(og + Mr) * p + GemmPacking.Slack;
+        float* wPack = (float*)NativeMemory.AlignedAlloc((nuint)(packedPerGroup * g.Groups) * sizeof(float), 64);
+        float* tapMajor = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(1, og * p) * sizeof(float), 64);
         try
         {
-            // W_tap[co, ci] = w[co, ci, ki, kj], packed as A panels once per call.
+            // W[co, t·Cg + ci] = w[co, ci, ki, kj], t = ki·Kw + kj: the depth runs tap by tap, packed as A panels once per call.
             for (int grp = 0; grp < g.Groups; grp++)
-                for (int t = 0; t < taps; t++)
-                {
-                    for (int co = 0; co < og; co++)
-                        for (int ci = 0; ci < cg; ci++) tap[co * cg + ci] = w[(nint)(grp * og + co) * p + ci * taps + t];
-                    GemmPacking.PackA(false, tap, cg, 0, og, 0, cg, wPack + (grp * taps + t) * packedPerTap);
-                }
+            {
+                for (int co = 0; co < og; co++)
+                    for (int ci = 0; ci < cg; ci++)
+                        for (int t = 0; t < taps; t++) tapMajor[co * p + t * cg + ci] = w[(nint)(grp * og + co) * p + ci * taps + t];
+                GemmPacking.PackA(false, tapMajor, p, 0, og, 0, p, wPack + grp * packedPerGroup);
+            }
             var (rows, blocks) = Blocking(g);
-            var job = new ShiftedForwardJob(g, x, wPack, packedPerTap, bias, y, rows, blocks);
+            var job = new ShiftedForwardJob(g, x, wPack, packedPerGroup, bias, y, rows, blocks);
             ForEachItem(g, g.Batch * g.Groups * blocks, job.Item);
         }
-        finally { NativeMemory.AlignedFree(wPack); NativeMemory.AlignedFree(tap); }
+        finally { NativeMemory.AlignedFree(wPack); NativeMemory.AlignedFree(tapMajor); }
     }
 
-    sealed class ShiftedForwardJob(Conv2dGeometry g, float* x, float* wPack, nint packedPerTap, float* bias, float* y, int rows, int blocks)
+    /// <summary>Taps per product of the shifted forward: all of them while the depth (taps · Cg) stays within 576, else split evenly.</summary>
+    static int TapsPerPass(int taps, int cg)
+    {
+        int passes = (taps * cg + 575) / 576;
+        return (taps + passes - 1) / passes;
+    }
+
+    sealed class ShiftedForwardJob(Conv2dGeometry g, float* x, float* wPack, nint packedPerGroup, float* bias, float* y, int rows, int blocks)
     {
         public void Item(int item)
         {
             int block = item % blocks, grp = item / blocks % g.Groups, n = item / blocks / g.Groups;
-            int og = g.OutPerGroup, cg = g.InPerGroup, kh = g.KernelH, kw = g.KernelW, l = g.OutPlane;
+            int og = g.OutPerGroup, cg = g.InPerGroup, kh = g.KernelH, kw = g.KernelW, l = g.OutPlane, taps = kh * kw;
             int oh0 = block * rows, oh1 = Math.Min(g.OutH, oh0 + rows), live = oh1 - oh0;
             int wp = g.OutW + kw - 1, padRows = live + kh - 1, cols = live * wp;
             // Per channel: the padded rows, then room for the last panel's reads past them (zeros).
@@ -314,19 +323,25 @@ public static unsafe class ConvBlocked
             for (int c = 0; c < cg; c++)
             {
                 float* dst = scratch.Patches + (nint)c * plane, src = xg + (nint)c * g.InPlane;
-                new Span<float>(dst, plane).Clear();
                 for (int r = 0; r < padRows; r++)
                 {
                     int ih = oh0 - g.PadH + r;
-                    if (ih < 0 || ih >= g.InH) continue;
-                    new ReadOnlySpan<float>(src + (nint)ih * g.InW, inW).CopyTo(new Span<float>(dst + r * wp + left, inW));
+                    PadRow(ih < 0 || ih >= g.InH ? null : src + (nint)ih * g.InW, left, inW, dst + r * wp, wp);
                 }
+                // After the rows: their last step's spill, then the zeros that the last panel's reads run into.
+                new Span<float>(dst + padRows * wp, plane - padRows * wp).Clear();
             }
-            float* wide = scratch.B;
+            // Tap (ki, kj) reads B at ki·Wp + kj from the block's start: a product's taps are summed in the registers.
+            nint* offsets = stackalloc nint[taps];
             for (int ki = 0, t = 0; ki < kh; ki++)
-                for (int kj = 0; kj < kw; kj++, t++)
-                    Multiply(og, cols, cg, wPack + (grp * kh * kw + t) * packedPerTap, cg, 0,
-                        scratch.Patches + ki * wp + kj, 1, plane, wide, cols, t == 0 ? 0f : 1f);
+                for (int kj = 0; kj < kw; kj++, t++) offsets[t] = ki * wp + kj;
+            float* wide = scratch.B;
+            for (int t0 = 0, tn, perPass = TapsPerPass(taps, cg); t0 < taps; t0 += tn)
+            {
+                tn = Math.Min(perPass, taps - t0);
+                Multiply(og, cols, cg, wPack + grp * packedPerGroup, g.PatchSize, t0 * cg, scratch.Patches, 1, plane, wide, cols,
+                    t0 == 0 ? 0f : 1f, tn, offsets + t0);
+            }
             float* c0 = y + ((nint)n * g.OutChannels + grp * og) * l + oh0 * g.OutW;
             for (int co = 0; co < og; co++)
             {
@@ -334,7 +349,7 @@ public static unsafe class ConvBlocked
                 for (int r = 0; r < live; r++)
                 {
                     float* from = wide + (nint)co * cols + r * wp, to = c0 + (nint)co * l + r * g.OutW;
-                    if (bias == null) new ReadOnlySpan<float>(from, g.OutW).CopyTo(new Span<float>(to, g.OutW));
+                    if (bias == null) CopyRow(from, to, g.OutW);
                     else AddScalarTo(from, to, g.OutW, b);
                 }
             }
@@ -555,10 +570,13 @@ public static unsafe class ConvBlocked
     /// C[m, n] = A·B + β·C over whole 14×32 tiles, depth k. A is packed with depth <paramref name="aDepth"/> (panel of
     /// rows ir at a + ir·aDepth) and this product uses its depth steps from <paramref name="a0"/> on; the B panel of
     /// columns jr starts at b + jr·<paramref name="panelScale"/> and steps <paramref name="bStep"/> floats per depth step
-    /// (in place: scale 1, step = row stride; packed: scale k, step 32). Edge tiles go through a scratch tile.
+    /// (in place: scale 1, step = row stride; packed: scale k, step 32). Edge tiles go through a scratch tile. With
+    /// <paramref name="segments"/> &gt; 1 the depth is that many runs of k steps, run s reading B from
+    /// <paramref name="offsets"/>[s] floats further on (see <see cref="GemmMicroKernel{TReg, R}.Tile{TRows}"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Multiply(int m, int n, int k, float* a, int aDepth, int a0, float* b, nint panelScale, nint bStep, float* c, nint ldc, float beta)
+    static void Multiply(int m, int n, int k, float* a, int aDepth, int a0, float* b, nint panelScale, nint bStep, float* c, nint ldc, float beta,
+        int segments = 1, nint* offsets = null)
     {
         float* edge = stackalloc float[Mr * Nr + 16];
         edge = (float*)(((nint)edge + 63) & ~(nint)63);
@@ -570,34 +588,71 @@ public static unsafe class ConvBlocked
             {
                 int h = Math.Min(Mr, m - ir), rows = GemmPacking.PanelRows(h);
                 float* ap = a + (nint)ir * aDepth + (nint)a0 * rows, cp = c + ir * ldc + jr;
-                if (h == rows && w == Nr) { Tile(rows, k, ap, bp, bStep, cp, ldc, beta); continue; }
+                if (h == rows && w == Nr) { Tile(rows, k, ap, bp, bStep, cp, ldc, beta, segments, offsets); continue; }
                 if (beta != 0)
                     for (int i = 0; i < h; i++) new ReadOnlySpan<float>(cp + i * ldc, w).CopyTo(new Span<float>(edge + i * Nr, w));
-                Tile(rows, k, ap, bp, bStep, edge, Nr, beta);
+                Tile(rows, k, ap, bp, bStep, edge, Nr, beta, segments, offsets);
                 for (int i = 0; i < h; i++) new ReadOnlySpan<float>(edge + i * Nr, w).CopyTo(new Span<float>(cp + i * ldc, w));
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile(int rows, int k, float* a, float* b, nint bStep, float* c, nint ldc, float beta)
+    static void Tile(int rows, int k, float* a, float* b, nint bStep, float* c, nint ldc, float beta, int segments, nint* offsets)
     {
-        if (rows == Mr) GemmMicroKernel.Tile<Rows14>(k, a, b, bStep, c, ldc, 1f, beta);
-        else if (rows == 8) GemmMicroKernel.Tile<Rows8>(k, a, b, bStep, c, ldc, 1f, beta);
-        else GemmMicroKernel.Tile<Rows4>(k, a, b, bStep, c, ldc, 1f, beta);
+        if (rows == Mr) GemmMicroKernel.Tile<Rows14>(k, a, b, bStep, c, ldc, 1f, beta, segments, offsets);
+        else if (rows == 8) GemmMicroKernel.Tile<Rows8>(k, a, b, bStep, c, ldc, 1f, beta, segments, offsets);
+        else GemmMicroKernel.Tile<Rows4>(k, a, b, bStep, c, ldc, 1f, beta, segments, offsets);
     }
 
     static void AddScalar(float* row, int n, float v) => AddScalarTo(row, row, n, v);
 
-    /// <summary>to[j] = from[j] + v for j &lt; n (the two may be the same row).</summary>
+    /// <summary>to[j] = from[j] + v for j &lt; n (the two may be the same row), the last partial step masked.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void AddScalarTo(float* from, float* to, int n, float v)
     {
         var vv = Vector512.Create(v);
         int j = 0;
         for (; j + 16 <= n; j += 16) (Vector512.Load(from + j) + vv).Store(to + j);
-        for (; j < n; j++) to[j] = from[j] + v;
+        if (j < n)
+        {
+            var live = FirstLanes(n - j);
+            Avx512F.MaskStore(to + j, live, Avx512F.MaskLoad(from + j, live, Vector512<float>.Zero) + vv);
+        }
     }
+
+    /// <summary>to[j] = from[j] for j &lt; n, the last partial step masked (rows too short for a memmove call to pay).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void CopyRow(float* from, float* to, int n)
+    {
+        int j = 0;
+        for (; j + 16 <= n; j += 16) Vector512.Load(from + j).Store(to + j);
+        if (j < n)
+        {
+            var live = FirstLanes(n - j);
+            Avx512F.MaskStore(to + j, live, Avx512F.MaskLoad(from + j, live, Vector512<float>.Zero));
+        }
+    }
+
+    /// <summary>
+    /// dst[0..width) = zeros with <paramref name="src"/>[0..count) placed at [left, left + count); <paramref name="src"/>
+    /// null makes the whole row zero. Works in whole 16-float steps, so it writes up to 15 floats past
+    /// <paramref name="width"/> (the next row, written after, or a tail the caller clears); masked lanes are not read.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void PadRow(float* src, int left, int count, float* dst, int width)
+    {
+        if (src == null) count = 0;
+        for (int j = 0; j < width; j += 16)
+        {
+            var at = Vector512<int>.Indices + Vector512.Create(j - left);
+            var live = (Vector512.GreaterThanOrEqual(at, Vector512<int>.Zero) & Vector512.LessThan(at, Vector512.Create(count))).AsSingle();
+            Avx512F.MaskLoad(src + j - left, live, Vector512<float>.Zero).Store(dst + j);
+        }
+    }
+
+    /// <summary>A mask of the first <paramref name="count"/> (≤ 16) lanes.</summary>
+    static Vector512<float> FirstLanes(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
 
     /// <summary>
     /// A thread's patch block and packing buffers: 64-byte aligned native memory that grows on demand and is reused

@@ -1,4 +1,6 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.InteropServices;
 
 namespace Kernels.Cpu;
@@ -20,7 +22,7 @@ public readonly record struct GemmBlocking(int Mc, int Kc, int Nc, int InPlaceBR
 /// <summary>
 /// GotoBLAS/BLIS-style SGEMM: loops over column blocks (Nc), depth blocks (Kc) and row blocks (Mc) pack
 /// op(B) and op(A) into per-thread aligned buffers (transposition and α-free copies happen there), and a
-/// register tile (<see cref="GemmMicroKernel{V}"/>) sweeps each packed block. Large products split C into one
+/// register tile (<see cref="GemmMicroKernel{TReg, R}"/>) sweeps each packed block. Large products split C into one
 /// rectangle per core. One driver for every instruction set: <see cref="Run"/> uses the 14×32 AVX-512 tile,
 /// <see cref="RunAvx2"/> a 6×16 AVX2 tile, <see cref="RunVector"/> a 6×(2·<see cref="System.Numerics.Vector{T}"/>)
 /// tile that runs anywhere. Same contract as <see cref="GemmKernel"/>.
@@ -55,12 +57,12 @@ public static unsafe class GemmBlocked
     /// <summary>The same with the AVX2 (6×16) tile.</summary>
     public static void RunAvx2(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
-        Driver<NarrowShape<Vec256>>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        Driver<NarrowShape<Ymm, Vector256<float>>>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
     /// <summary>The same with the portable <see cref="System.Numerics.Vector{T}"/> tile.</summary>
     public static void RunVector(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
-        Driver<NarrowShape<VecT>>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        Driver<NarrowShape<VectorRegister, Vector<float>>>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
     /// <summary>The blocking driver for the tile and packing of <typeparamref name="TShape"/>.</summary>
     static class Driver<TShape> where TShape : struct, IGemmShape

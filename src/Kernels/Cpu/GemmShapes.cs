@@ -53,13 +53,13 @@ internal readonly unsafe struct Avx512Shape : IGemmShape
 }
 
 /// <summary>
-/// A 6×(2 vectors) tile for instruction sets with 16 vector registers (AVX2: 6×16 in 12 ymm accumulators, 2 for B,
-/// 1 broadcast), also used for the portable <see cref="VecT"/> width; packed with plain loops.
+/// A 6×(2 registers) tile for instruction sets with 16 vector registers (AVX2: 6×16 in 12 ymm accumulators, 2 for B,
+/// 1 broadcast), also used for the portable <see cref="VectorRegister"/> width; packed with plain loops.
 /// </summary>
-internal readonly unsafe struct NarrowShape<V> : IGemmShape where V : unmanaged, IVec<V>
+internal readonly unsafe struct NarrowShape<TReg, R> : IGemmShape where TReg : struct, IRegister<R> where R : unmanaged
 {
     public static int Mr => 6;
-    public static int Nr => 2 * V.Count;
+    public static int Nr => 2 * TReg.Count;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int PanelRows(int rows) => rows <= 4 ? 4 : 6;
@@ -67,13 +67,13 @@ internal readonly unsafe struct NarrowShape<V> : IGemmShape where V : unmanaged,
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Tile(int rows, int kc, float* a, float* b, nint bStep, float* c, nint ldc, float alpha, float beta)
     {
-        if (rows == 6) GemmMicroKernel<V>.Tile<Rows6>(kc, a, b, bStep, c, ldc, alpha, beta);
-        else GemmMicroKernel<V>.Tile<Rows4>(kc, a, b, bStep, c, ldc, alpha, beta);
+        if (rows == 6) GemmMicroKernel<TReg, R>.Tile<Rows6>(kc, a, b, bStep, c, ldc, alpha, beta);
+        else GemmMicroKernel<TReg, R>.Tile<Rows4>(kc, a, b, bStep, c, ldc, alpha, beta);
     }
 
     public static void PackA(bool transA, float* a, nint lda, int i0, int rows, int p0, int kc, float* dst) =>
-        GemmPackingPortable<NarrowShape<V>>.PackA(transA, a, lda, i0, rows, p0, kc, dst);
+        GemmPackingPortable<NarrowShape<TReg, R>>.PackA(transA, a, lda, i0, rows, p0, kc, dst);
 
     public static void PackB(bool transB, float* b, nint ldb, int p0, int kc, int j0, int cols, float* dst) =>
-        GemmPackingPortable<NarrowShape<V>>.PackB(transB, b, ldb, p0, kc, j0, cols, dst);
+        GemmPackingPortable<NarrowShape<TReg, R>>.PackB(transB, b, ldb, p0, kc, j0, cols, dst);
 }
