@@ -28,7 +28,7 @@ public static class BenchCommand
                 double ms = Timing.MedianMs(c.Run);
                 // Cases without a FLOP count (whole training steps) report time only: null in JSON, "–" in the table.
                 double? gflops = c.Flops > 0 ? c.Flops / (ms * 1e6) : null;
-                double? peak = gflops / (WorkloadRegistry.PeakGflopsPerCore * threads) * 100;
+                double? peak = gflops / FmaPeak.Gflops(threads) * 100;
                 if (json)
                     Console.WriteLine(JsonSerializer.Serialize(new { workload = c.Workload, @case = c.Case, variant = c.Variant, ms = Math.Round(ms, 3), gflops = gflops is double g ? Math.Round(g, 2) : (double?)null }, JsonLines));
                 else
@@ -37,7 +37,7 @@ public static class BenchCommand
         if (!json)
         {
             AnsiConsole.Write(table);
-            AnsiConsole.MarkupLine($"[grey]{threads} thread(s); peak = {WorkloadRegistry.PeakGflopsPerCore} GFLOP/s per core (pure FMA loop)[/]");
+            AnsiConsole.MarkupLine($"[grey]{threads} thread(s); peak = the FMA loop's {FmaPeak.Gflops(threads):F0} GFLOP/s on {threads} thread(s), measured now[/]");
             AnsiConsole.MarkupLine($"[grey]recycled CPU arrays: {HostPool.Hits:N0} reused, {HostPool.Misses:N0} fresh ({HostPool.MissBytes / 1e9:F2} GB), {HostPool.Collected:N0} found unreachable, {HostPool.InducedCollections} collections run by the pool; {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} gen0/1/2 collections[/]");
         }
         return 0;

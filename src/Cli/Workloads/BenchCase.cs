@@ -19,7 +19,4 @@ public static class WorkloadRegistry
         "W4" => W4Conv.Cases(),
         _ => throw new UsageException($"workload {workload} is not available yet (available: W1, W2, W3, W4, W5)"),
     };
-
-    /// <summary>A pure-FMA loop reaches about 220 GFLOP/s on one core of this machine (AVX-512, Zen 5).</summary>
-    public const double PeakGflopsPerCore = 220;
 }

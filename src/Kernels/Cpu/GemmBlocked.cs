@@ -13,11 +13,13 @@ namespace Kernels.Cpu;
 /// <param name="Kc">Depth per packed block.</param>
 /// <param name="Nc">Columns of B per packed panel (rounded down to a multiple of the tile width).</param>
 /// <param name="InPlaceBRows">
-/// Up to this many rows of C (per thread), a B that is not transposed is read in place instead of packed.
-/// Measured on Zen 5: in place wins up to ~512 rows (the packing copy is not repaid) and loses a few percent
-/// at 1024+ (strided B rows alias in L1).
+/// Up to this many rows of C (per thread), a B that is not transposed is read in place instead of packed. Off (0) by
+/// default: each depth step of an in-place micro-panel reads a different row of B, ldb floats on, so a 512-deep
+/// panel of a 1024-wide B walks 512 pages. Measured on Zen 5, in place won a few percent up to ~512 rows (the packing
+/// copy not repaid); on an Intel Xeon (4 KB pages, `engine bench W5`, two threads) it lost everywhere: n = 256 188 vs
+/// 203 GFLOP/s, n = 512 148 vs 196, n = 1000 159 vs 203, n = 1024 120 vs 270. Packing is the choice that holds on both.
 /// </param>
-public readonly record struct GemmBlocking(int Mc, int Kc, int Nc, int InPlaceBRows = 512);
+public readonly record struct GemmBlocking(int Mc, int Kc, int Nc, int InPlaceBRows = 0);
 
 /// <summary>
 /// GotoBLAS/BLIS-style SGEMM: loops over column blocks (Nc), depth blocks (Kc) and row blocks (Mc) pack
