@@ -616,7 +616,7 @@ public static unsafe class ConvBlocked
         for (; j + 16 <= n; j += 16) (Vector512.Load(from + j) + vv).Store(to + j);
         if (j < n)
         {
-            var live = FirstLanes(n - j);
+            var live = GemmPacking.FirstLanes(n - j);
             Avx512F.MaskStore(to + j, live, Avx512F.MaskLoad(from + j, live, Vector512<float>.Zero) + vv);
         }
     }
@@ -629,7 +629,7 @@ public static unsafe class ConvBlocked
         for (; j + 16 <= n; j += 16) Vector512.Load(from + j).Store(to + j);
         if (j < n)
         {
-            var live = FirstLanes(n - j);
+            var live = GemmPacking.FirstLanes(n - j);
             Avx512F.MaskStore(to + j, live, Avx512F.MaskLoad(from + j, live, Vector512<float>.Zero));
         }
     }
@@ -650,9 +650,6 @@ public static unsafe class ConvBlocked
             Avx512F.MaskLoad(src + j - left, live, Vector512<float>.Zero).Store(dst + j);
         }
     }
-
-    /// <summary>A mask of the first <paramref name="count"/> (≤ 16) lanes.</summary>
-    static Vector512<float> FirstLanes(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
 
     /// <summary>
     /// A thread's patch block and packing buffers: 64-byte aligned native memory that grows on demand and is reused

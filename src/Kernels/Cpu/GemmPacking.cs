@@ -106,7 +106,7 @@ internal static unsafe class GemmPacking
 
     /// <summary>A mask with the first <paramref name="count"/> (0..16) lanes set.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> FirstLanes(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+    internal static Vector512<float> FirstLanes(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
 
     /// <summary>
     /// dst[p·dstStep + i] = src[i·srcStride + p] for i &lt; rows (≤ 16), p &lt; kc; slots i in [rows, 16) that land
