@@ -28,11 +28,10 @@ public static class BenchCommand
                 double ms = Timing.MedianMs(c.Run);
                 // Cases without a FLOP count (whole training steps) report time only: null in JSON, "–" in the table.
                 double? gflops = c.Flops > 0 ? c.Flops / (ms * 1e6) : null;
-                double? peak = gflops / FmaPeak.Gflops(threads) * 100;
                 if (json)
                     Console.WriteLine(JsonSerializer.Serialize(new { workload = c.Workload, @case = c.Case, variant = c.Variant, ms = Math.Round(ms, 3), gflops = gflops is double g ? Math.Round(g, 2) : (double?)null }, JsonLines));
                 else
-                    table.AddRow(c.Workload, c.Case, c.Variant, ms.ToString("F2"), gflops?.ToString("F1") ?? "–", peak is double p ? p.ToString("F0") + "%" : "–");
+                    table.AddRow(c.Workload, c.Case, c.Variant, ms.ToString("F2"), gflops?.ToString("F1") ?? "–", gflops is double g2 ? (g2 / FmaPeak.Gflops(threads) * 100).ToString("F0") + "%" : "–");
             }
         if (!json)
         {
