@@ -112,12 +112,10 @@ public sealed partial class Tensor
         if (aFull && b.Numel == 1) { Elementwise.BinaryScalarB<T>(a.Span, b.Storage.Data[b.Offset], y.Span); return y; }
         if (bFull && a.Numel == 1) { Elementwise.BinaryScalarA<T>(a.Storage.Data[a.Offset], b.Span, y.Span); return y; }
 
-        var sa = Strided.BroadcastStrides(a, shape);
-        var sb = Strided.BroadcastStrides(b, shape);
-        int n = shape.Length == 0 ? 1 : shape[^1];
-        int ia = shape.Length == 0 ? 1 : sa[^1], ib = shape.Length == 0 ? 1 : sb[^1];
+        var walk = Strided.Coalesce(shape, y.Strides, Strided.BroadcastStrides(a, shape), Strided.BroadcastStrides(b, shape));
+        int n = walk.Length, ia = walk.AStep, ib = walk.BStep;
         var ad = a.Storage.Data; var bd = b.Storage.Data;
-        Strided.ForEachRow(shape, y.Strides, 0, sa, a.Offset, sb, b.Offset, (o, ao, bo) =>
+        Strided.ForEachRow(walk, 0, a.Offset, b.Offset, (o, ao, bo) =>
         {
             var dst = yd.AsSpan(o, n);
             if (ia == 1 && ib == 1) Elementwise.Binary<T>(ad.AsSpan(ao, n), bd.AsSpan(bo, n), dst);

@@ -87,26 +87,37 @@ public sealed partial class Tensor
         if (scale < 1) throw new ArgumentOutOfRangeException(nameof(scale), $"{op}: scale must be ≥ 1, got {scale}");
         var x = Contiguous();
         int p = Shape[0] * Shape[1], h = Shape[2], w = Shape[3], ho = h * scale, wo = w * scale;
-        var y = Zeros([Shape[0], Shape[1], ho, wo], Device);
-        var xs = x.Span; var ys = y.Span;
-        for (int pl = 0; pl < p; pl++)
-            for (int oh = 0; oh < ho; oh++)
+        var y = Uninitialized([Shape[0], Shape[1], ho, wo], Device);               // every element is written
+        var xd = x.Storage.Data; var yd = y.Storage.Data;
+        int xOff = x.Offset;
+        // Per plane: each input row widened once into its first output row, which the next scale − 1 rows copy.
+        Kernels.Cpu.Parallelism.For(p, (long)ho * wo, pl =>
+        {
+            for (int ih = 0; ih < h; ih++)
             {
-                var src = xs.Slice((pl * h + oh / scale) * w, w);
-                var dst = ys.Slice((pl * ho + oh) * wo, wo);
-                for (int ow = 0; ow < wo; ow++) dst[ow] = src[ow / scale];
+                int src = xOff + (pl * h + ih) * w, dst = (pl * ho + ih * scale) * wo;
+                for (int iw = 0, o = dst; iw < w; iw++)
+                    for (int k = 0; k < scale; k++) yd[o++] = xd[src + iw];
+                for (int k = 1; k < scale; k++) Array.Copy(yd, dst, yd, dst + k * wo, wo);
             }
+        });
         return Backprop.Record(op, y, [x], g =>
         {
-            var dx = Zeros(x.Shape, x.Device);
-            var gs = g.Span; var ds = dx.Span;
-            for (int pl = 0; pl < p; pl++)
-                for (int oh = 0; oh < ho; oh++)
-                {
-                    var src = gs.Slice((pl * ho + oh) * wo, wo);
-                    var dst = ds.Slice((pl * h + oh / scale) * w, w);
-                    for (int ow = 0; ow < wo; ow++) dst[ow / scale] += src[ow];
-                }
+            var dx = Uninitialized(x.Shape, x.Device);                             // every element is a sum written once
+            var gd = g.Storage.Data; var dd = dx.Storage.Data;
+            int gOff = g.Offset;
+            Kernels.Cpu.Parallelism.For(p, (long)ho * wo, pl =>
+            {
+                for (int ih = 0; ih < h; ih++)
+                    for (int iw = 0; iw < w; iw++)
+                    {
+                        float sum = 0f;
+                        int at = gOff + (pl * ho + ih * scale) * wo + iw * scale;
+                        for (int a = 0; a < scale; a++, at += wo)
+                            for (int b = 0; b < scale; b++) sum += gd[at + b];
+                        dd[(pl * h + ih) * w + iw] = sum;
+                    }
+            });
             Backprop.Accumulate(x, dx);
         }, $"scale={scale}");
     }

@@ -18,9 +18,9 @@ public sealed partial class Tensor
         var outT = Uninitialized(Shape, Device);                                    // every row is copied
         var dst = outT.Storage.Data;
         var src = Storage.Data;
-        int n = Rank == 0 ? 1 : Shape[^1], s = Rank == 0 ? 1 : Strides[^1];
-        var outStrides = outT.Strides;
-        Strided.ForEachRow(Shape, outStrides, 0, Strides, Offset, Strides, Offset, (o, a, _) =>
+        var walk = Strided.Coalesce(Shape, outT.Strides, Strides, Strides);
+        int n = walk.Length, s = walk.AStep;
+        Strided.ForEachRow(walk, 0, Offset, Offset, (o, a, _) =>
         {
             if (s == 1) Array.Copy(src, a, dst, o, n);
             else for (int i = 0; i < n; i++) dst[o + i] = src[a + i * s];
@@ -210,9 +210,10 @@ public sealed partial class Tensor
         if (Device.IsGpu) { Gpu.GpuOps.AssignStrided(this, src); return; }
         if (src.Device.IsGpu) src = src.Detach().To(Device);
         var ss = Strided.BroadcastStrides(src, shape);
+        var walk = Strided.Coalesce(shape, Strides, ss, ss);
         var dst = Storage.Data; var sd = src.Storage.Data;
-        int n = Rank == 0 ? 1 : shape[^1], so = Rank == 0 ? 1 : Strides[^1], si = Rank == 0 ? 1 : ss[^1];
-        Strided.ForEachRow(shape, Strides, Offset, ss, src.Offset, ss, src.Offset, (o, a, _) =>
+        int n = walk.Length, so = walk.OutStep, si = walk.AStep;
+        Strided.ForEachRow(walk, Offset, src.Offset, src.Offset, (o, a, _) =>
         {
             if (so == 1 && si == 1) Array.Copy(sd, a, dst, o, n);
             else for (int i = 0; i < n; i++) dst[o + i * so] = sd[a + i * si];
