@@ -378,7 +378,7 @@ public static unsafe class ConvBlocked
         if (!UseThreads(g, items)) { for (int i = 0; i < items; i++) item(i, sum); return; }
         int chunks = Math.Min(Parallelism.MaxThreads, items), length = g.WeightLength;
         var partials = new float[chunks][];
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Parallelism.MaxThreads }, c =>
+        Parallelism.Run(chunks, c =>
         {
             var partial = partials[c] = ArrayPool<float>.Shared.Rent(length);
             partial.AsSpan(0, length).Clear();
@@ -555,7 +555,7 @@ public static unsafe class ConvBlocked
 
     static void ForEachItem(in Conv2dGeometry g, int items, Action<int> item)
     {
-        if (UseThreads(g, items)) Parallel.For(0, items, new ParallelOptions { MaxDegreeOfParallelism = Parallelism.MaxThreads }, item);
+        if (UseThreads(g, items)) Parallelism.Run(items, item);
         else for (int i = 0; i < items; i++) item(i);
     }
 

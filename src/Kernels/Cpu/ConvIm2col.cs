@@ -118,7 +118,7 @@ public static class ConvIm2col
                 if (rented is not null) ArrayPool<float>.Shared.Return(rented);
             }
             if (workers == 1) Range(0);
-            else Parallel.For(0, workers, Range);
+            else Parallelism.Run(workers, Range);
         }
         foreach (var part in partials) Elementwise.Axpy(1f, part, dw);
     }
@@ -189,7 +189,7 @@ public static class ConvIm2col
 
     static void ForEachImage(Conv2dGeometry g, Action<int> image)
     {
-        if (UseThreads(g)) Parallel.For(0, g.Batch, new ParallelOptions { MaxDegreeOfParallelism = Parallelism.MaxThreads }, image);
+        if (UseThreads(g)) Parallelism.Run(g.Batch, image);
         else for (int n = 0; n < g.Batch; n++) image(n);
     }
 

@@ -41,7 +41,7 @@ public static unsafe class Elementwise
     static void Chunks(int n, Action<int, int> body)
     {
         int chunks = Math.Min(Parallelism.MaxThreads, n / (ParallelGrain / 2));
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
+        Parallelism.Run(chunks, c =>
         {
             int start = (int)((long)n * c / chunks), end = (int)((long)n * (c + 1) / chunks);
             body(start, end - start);

@@ -85,7 +85,7 @@ public static unsafe class GemmBlocked
                 if (threads <= 1) { job.Rectangle(0, m, 0, n, k); return; }
                 // One rectangle of C per thread, cut along the longer side on tile boundaries.
                 int tiles = splitRows ? tilesM : tilesN, unit = splitRows ? Mr : Nr, size = splitRows ? m : n;
-                Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+                Parallelism.Run(threads, t =>
                 {
                     int lo = Math.Min(size, tiles * t / threads * unit), hi = Math.Min(size, tiles * (t + 1) / threads * unit);
                     if (hi <= lo) return;
