@@ -227,20 +227,16 @@ public static unsafe class ConvBlocked
             float* a = wPack + grp * packedPerGroup;
             if (IsPointwise(g))
             {
-                // The image is its own patch matrix: whole panels are read in place; a ragged last panel is copied,
-                // zero-padded, so no read runs past the input.
-                int full = cols / Nr * Nr;
+                // The image is its own patch matrix. Each 32-column panel is copied (zero-padded when ragged) into one
+                // contiguous block, which all the row tiles then read from L1: read in place, every depth step of every
+                // tile would fetch new lines a plane apart.
                 var s = Scratch.ForThisThread((nint)p * Nr);
-                Multiply(og, full, p, a, p, 0, xg + oh0 * g.OutW, 1, g.InPlane, c, l, 0f);
-                if (full < cols)
+                float* src = xg + oh0 * g.OutW;
+                for (int jr = 0; jr < cols; jr += Nr)
                 {
-                    for (int i = 0; i < p; i++)
-                    {
-                        var dst = new Span<float>(s.Patches + (nint)i * Nr, Nr);
-                        new ReadOnlySpan<float>(xg + (nint)i * g.InPlane + oh0 * g.OutW + full, cols - full).CopyTo(dst);
-                        dst[(cols - full)..].Clear();
-                    }
-                    Multiply(og, cols - full, p, a, p, 0, s.Patches, 1, Nr, c + full, l, 0f);
+                    int w = Math.Min(Nr, cols - jr);
+                    for (int i = 0; i < p; i++) CopyPanelRow(src + (nint)i * g.InPlane + jr, s.Patches + (nint)i * Nr, w);
+                    Multiply(og, w, p, a, p, 0, s.Patches, 1, Nr, c + jr, l, 0f);
                 }
             }
             else
@@ -619,6 +615,16 @@ public static unsafe class ConvBlocked
             var live = GemmPacking.FirstLanes(n - j);
             Avx512F.MaskStore(to + j, live, Avx512F.MaskLoad(from + j, live, Vector512<float>.Zero) + vv);
         }
+    }
+
+    /// <summary>One 32-float row of a B panel: from[0..n) then zeros (n ≤ 32); lanes past n are not read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void CopyPanelRow(float* from, float* to, int n)
+    {
+        var lo = GemmPacking.FirstLanes(Math.Min(n, 16));
+        var hi = GemmPacking.FirstLanes(Math.Max(n - 16, 0));
+        Avx512F.MaskLoad(from, lo, Vector512<float>.Zero).Store(to);
+        Avx512F.MaskLoad(from + 16, hi, Vector512<float>.Zero).Store(to + 16);
     }
 
     /// <summary>to[j] = from[j] for j &lt; n, the last partial step masked (rows too short for a memmove call to pay).</summary>
