@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Kernels.Cpu;
 
 namespace Cli.Workloads;
 
@@ -21,20 +22,26 @@ public static class FmaPeak
         {
             if (measured.TryGetValue(threads, out double g)) return g;
             double best = 0;
-            for (int round = 0; round < 3; round++)
+            int saved = Parallelism.MaxThreads;
+            Parallelism.MaxThreads = threads;                                 // one loop on each of `threads` threads at once
+            try
             {
-                const long steps = 1 << 20;
-                var clock = Stopwatch.StartNew();
-                long total = 0;
-                Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
+                for (int round = 0; round < 3; round++)
                 {
-                    long flops = 0;
-                    var thread = Stopwatch.StartNew();
-                    while (thread.ElapsedMilliseconds < 50) flops += Loop(steps);
-                    Interlocked.Add(ref total, flops);
-                });
-                best = Math.Max(best, total / clock.Elapsed.TotalSeconds / 1e9);
+                    const long steps = 1 << 20;
+                    var clock = Stopwatch.StartNew();
+                    long total = 0;
+                    Parallelism.Run(threads, _ =>
+                    {
+                        long flops = 0;
+                        var thread = Stopwatch.StartNew();
+                        while (thread.ElapsedMilliseconds < 50) flops += Loop(steps);
+                        Interlocked.Add(ref total, flops);
+                    });
+                    best = Math.Max(best, total / clock.Elapsed.TotalSeconds / 1e9);
+                }
             }
+            finally { Parallelism.MaxThreads = saved; }
             return measured[threads] = best;
         }
     }
