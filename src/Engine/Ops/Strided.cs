@@ -64,7 +64,7 @@ internal static class Strided
         if (outer == 1) { row(outOffset, aOffset, bOffset); return; }
         int threads = (int)Math.Min(Math.Min(Parallelism.MaxThreads, outer), outer * layout.Length / ParallelGrain);
         if (threads <= 1) { Rows(layout, 0, outer, outOffset, aOffset, bOffset, row); return; }
-        Parallelism.For(threads, ParallelGrain, c => Rows(layout, outer * c / threads, outer * (c + 1) / threads, outOffset, aOffset, bOffset, row), 0);
+        Parallelism.Run(threads, c => Rows(layout, outer * c / threads, outer * (c + 1) / threads, outOffset, aOffset, bOffset, row));
     }
 
     /// <summary>Rows [first, end) of the walk, in order.</summary>

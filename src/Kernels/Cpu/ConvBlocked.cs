@@ -235,7 +235,7 @@ public static unsafe class ConvBlocked
                 for (int jr = 0; jr < cols; jr += Nr)
                 {
                     int w = Math.Min(Nr, cols - jr);
-                    for (int i = 0; i < p; i++) CopyPanelRow(src + (nint)i * g.InPlane + jr, s.Patches + (nint)i * Nr, w);
+                    for (int i = 0; i < p; i++) PadRow(src + (nint)i * g.InPlane + jr, 0, w, s.Patches + (nint)i * Nr, Nr);
                     Multiply(og, w, p, a, p, 0, s.Patches, 1, Nr, c + jr, l, 0f);
                 }
             }
@@ -615,16 +615,6 @@ public static unsafe class ConvBlocked
             var live = GemmPacking.FirstLanes(n - j);
             Avx512F.MaskStore(to + j, live, Avx512F.MaskLoad(from + j, live, Vector512<float>.Zero) + vv);
         }
-    }
-
-    /// <summary>One 32-float row of a B panel: from[0..n) then zeros (n ≤ 32); lanes past n are not read.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void CopyPanelRow(float* from, float* to, int n)
-    {
-        var lo = GemmPacking.FirstLanes(Math.Min(n, 16));
-        var hi = GemmPacking.FirstLanes(Math.Max(n - 16, 0));
-        Avx512F.MaskLoad(from, lo, Vector512<float>.Zero).Store(to);
-        Avx512F.MaskLoad(from + 16, hi, Vector512<float>.Zero).Store(to + 16);
     }
 
     /// <summary>to[j] = from[j] for j &lt; n, the last partial step masked (rows too short for a memmove call to pay).</summary>
