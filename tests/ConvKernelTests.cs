@@ -50,6 +50,15 @@ public sealed class ConvKernelTests
         new("shifted weight grad: 2x3 uneven padding, 24 channels", Conv2dGeometry.Of(1, 24, 6, 16, 5, 2, 3, padH: 0, padW: 1)),
         new("shifted weight grad: 7-column rows, 64 channels", Conv2dGeometry.Of(2, 64, 7, 7, 16, 3, 3, padH: 1, padW: 1)),
         new("shifted weight grad: 4-column rows, groups 2", Conv2dGeometry.Of(2, 64, 6, 4, 6, 3, 3, padH: 1, padW: 1, groups: 2)),
+        // 3×3 stride 1, one group, at least 8 channels each way: Winograd F(2×2, 3×3) (its input gradient too, while the padding is at most 2).
+        new("winograd: 28x28 pad 1, 32 channels, rows of 14 tiles", Conv2dGeometry.Of(2, 32, 28, 28, 32, 3, 3, padH: 1, padW: 1)),
+        new("winograd: 7x7 pad 1, two rows of 4 tiles a vector, odd tile rows", Conv2dGeometry.Of(3, 16, 7, 7, 24, 3, 3, padH: 1, padW: 1)),
+        new("winograd: 14x14 pad 1, 9 in 10 out channels", Conv2dGeometry.Of(2, 9, 14, 14, 10, 3, 3, padH: 1, padW: 1)),
+        new("winograd: odd sizes, pad 0, rows over 16 tiles", Conv2dGeometry.Of(2, 12, 11, 39, 17, 3, 3)),
+        new("winograd: pad 2, one tile a row", Conv2dGeometry.Of(2, 8, 1, 1, 8, 3, 3, padH: 2, padW: 2)),
+        new("winograd: uneven padding, 15-tile rows", Conv2dGeometry.Of(1, 20, 6, 29, 9, 3, 3, padH: 0, padW: 1)),
+        new("winograd: trimmed output", Conv2dGeometry.Of(2, 10, 9, 12, 11, 3, 3, padH: 1, padW: 1) with { OutH = 6, OutW = 9 }),
+        new("winograd: several blocks, 128 in 64 out channels", Conv2dGeometry.Of(5, 128, 14, 14, 64, 3, 3, padH: 1, padW: 1)),
         new("shifted taps: trimmed output, pad 1", Conv2dGeometry.Of(2, 32, 10, 16, 6, 3, 3, padH: 1, padW: 1) with { OutH = 8, OutW = 13 }),
     ];
 
@@ -118,19 +127,22 @@ public sealed class ConvKernelTests
     }
 
     /// <summary>Threaded items sum into fixed per-range partials added in order: repeated calls agree bit for bit.</summary>
-    [Test]
-    public void Blocked_weight_grad_repeats_bit_for_bit()
+    [TestCase("blocked-avx512")]
+    [TestCase("winograd-avx512")]
+    public void Threaded_weight_grad_repeats_bit_for_bit(string variant)
     {
-        if (!KernelRegistry.Conv2dWeightGrad.Any(v => v.Name == "blocked-avx512")) Assert.Ignore("no AVX-512");
-        foreach (var g in new[] { Conv2dGeometry.Of(4, 64, 20, 24, 32, 3, 3, padH: 1, padW: 1), Conv2dGeometry.Of(4, 16, 20, 24, 32, 3, 3, 2, 2, 1, 1) })
+        var kernel = KernelRegistry.Conv2dWeightGrad.FirstOrDefault(v => v.Name == variant);
+        if (kernel is null) Assert.Ignore("no AVX-512");
+        foreach (var g in new[] { Conv2dGeometry.Of(4, 64, 20, 24, 32, 3, 3, padH: 1, padW: 1), Conv2dGeometry.Of(4, 16, 20, 24, 32, 3, 3, 2, 2, 1, 1),
+                     Conv2dGeometry.Of(16, 32, 7, 7, 16, 3, 3, padH: 1, padW: 1) })
         {
             var x = Random(g.InputLength, 14); var dy = Random(g.OutputLength, 15);
             var first = new float[g.WeightLength];
-            ConvBlocked.WeightGrad(g, x, dy, first);
+            kernel.Run(g, x, dy, first);
             for (int run = 0; run < 5; run++)
             {
                 var again = Enumerable.Repeat(float.NaN, g.WeightLength).ToArray();
-                ConvBlocked.WeightGrad(g, x, dy, again);
+                kernel.Run(g, x, dy, again);
                 Assert.That(again, Is.EqualTo(first), $"run {run} of {g}");
             }
         }

@@ -34,7 +34,7 @@ public static unsafe class ConvBlocked
     /// <summary>Floats of one patch block (P × block columns): 512 KB, half of a Zen 5 core's L2.</summary>
     public const int BlockFloats = 1 << 17;
 
-    static bool Supported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+    internal static bool Supported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
     /// <summary>y = conv(x, w) + bias; see <see cref="Conv2dForwardKernel"/>.</summary>
     public static void Forward(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y)
@@ -60,11 +60,8 @@ public static unsafe class ConvBlocked
                 StridedInputGradCore(g, dyp, wp, dxp);
             return;
         }
-        // dx[ci, ih, iw] = Σ dy[co, ih + padH − ki·dH, iw + padW − kj·dW] · w[co, ci, ki, kj]: a convolution of dy
-        // (Cout channels, Ho×Wo) by w flipped in space with in/out channels swapped, padding d·(K − 1) − pad.
-        var t = new Conv2dGeometry(g.Batch, g.OutChannels, g.OutH, g.OutW, g.InChannels, g.KernelH, g.KernelW, 1, 1,
-            g.DilationH * (g.KernelH - 1) - g.PadH, g.DilationW * (g.KernelW - 1) - g.PadW, g.DilationH, g.DilationW, g.Groups,
-            g.InH, g.InW);
+        // dx[ci, ih, iw] = Σ dy[co, ih + padH − ki·dH, iw + padW − kj·dW] · w[co, ci, ki, kj]: a forward convolution.
+        var t = InputGradAsForward(g);
         float[] flipped = ArrayPool<float>.Shared.Rent(g.WeightLength);
         try
         {
@@ -74,6 +71,16 @@ public static unsafe class ConvBlocked
         }
         finally { ArrayPool<float>.Shared.Return(flipped); }
     }
+
+    /// <summary>
+    /// The forward geometry whose output is the input gradient of the stride-1 convolution <paramref name="g"/>: dy
+    /// (Cout channels, Ho×Wo) convolved with the weights flipped in space and in/out channels swapped
+    /// (<see cref="FlipWeights"/>), padding d·(K − 1) − pad, giving H×W. The padding is negative when pad exceeds d·(K − 1).
+    /// </summary>
+    internal static Conv2dGeometry InputGradAsForward(in Conv2dGeometry g) =>
+        new(g.Batch, g.OutChannels, g.OutH, g.OutW, g.InChannels, g.KernelH, g.KernelW, 1, 1,
+            g.DilationH * (g.KernelH - 1) - g.PadH, g.DilationW * (g.KernelW - 1) - g.PadW, g.DilationH, g.DilationW, g.Groups,
+            g.InH, g.InW);
 
     /// <summary>
     /// dx for strides above 1: per image and group, each block's column gradient Wᵀ[P, Og]·dy[Og, block] is scattered
@@ -118,7 +125,7 @@ public static unsafe class ConvBlocked
     }
 
     /// <summary>wf[ci, co_g, a, b] = w[co, ci_g, Kh − 1 − a, Kw − 1 − b] within each group: the weights of the transposed convolution.</summary>
-    static void FlipWeights(in Conv2dGeometry g, ReadOnlySpan<float> w, Span<float> wf)
+    internal static void FlipWeights(in Conv2dGeometry g, ReadOnlySpan<float> w, Span<float> wf)
     {
         int cg = g.InPerGroup, og = g.OutPerGroup, kh = g.KernelH, kw = g.KernelW, kk = kh * kw;
         for (int grp = 0; grp < g.Groups; grp++)
@@ -192,9 +199,9 @@ public static unsafe class ConvBlocked
     static int BlockStride(in Conv2dGeometry g, int rows) => OffKilobyte(RoundUp(rows * g.OutW, Nr));
 
     /// <summary><paramref name="ld"/>, or 16 floats more when it is a multiple of 1 KB (so successive rows do not share L1 sets).</summary>
-    static int OffKilobyte(int ld) => ld % 256 == 0 ? ld + 16 : ld;
+    internal static int OffKilobyte(int ld) => ld % 256 == 0 ? ld + 16 : ld;
 
-    static int RoundUp(int v, int unit) => (v + unit - 1) / unit * unit;
+    internal static int RoundUp(int v, int unit) => (v + unit - 1) / unit * unit;
 
     /// <summary>Forward over raw pointers; the geometry may have negative padding (see <see cref="InputGrad"/>).</summary>
     static void ForwardCore(Conv2dGeometry g, float* x, float* w, float* bias, float* y)
@@ -353,7 +360,7 @@ public static unsafe class ConvBlocked
     }
 
     /// <summary>Adds the weight-gradient contribution of one work item into a thread's partial sum.</summary>
-    delegate void ItemInto(int item, float* into);
+    internal delegate void ItemInto(int item, float* into);
 
     static void WeightGradCore(Conv2dGeometry g, float* x, float* dy, float* dw)
     {
@@ -361,18 +368,18 @@ public static unsafe class ConvBlocked
         var (rows, blocks) = Blocking(g);
         int ld = BlockStride(g, rows);
         var job = new WeightGradJob(g, x, dy, rows, blocks, ld);
-        SumItems(g, g.Batch * g.Groups * blocks, job.Item, dw);
+        SumItems(g, g.Batch * g.Groups * blocks, job.Item, dw, g.WeightLength);
     }
 
     /// <summary>
-    /// sum (zeroed, <see cref="Conv2dGeometry.WeightLength"/> floats) += every item's contribution. Threaded, the items
+    /// sum (zeroed, <paramref name="length"/> floats) += every item's contribution. Threaded, the items
     /// are split into fixed contiguous ranges, one zeroed partial each, added into sum in range order: the result does
     /// not depend on which thread ran what, so training runs repeat bit for bit.
     /// </summary>
-    static void SumItems(in Conv2dGeometry g, int items, ItemInto item, float* sum)
+    internal static void SumItems(in Conv2dGeometry g, int items, ItemInto item, float* sum, int length)
     {
         if (!UseThreads(g, items)) { for (int i = 0; i < items; i++) item(i, sum); return; }
-        int chunks = Math.Min(Parallelism.MaxThreads, items), length = g.WeightLength;
+        int chunks = Math.Min(Parallelism.MaxThreads, items);
         var partials = new float[chunks][];
         Parallelism.Run(chunks, c =>
         {
@@ -453,7 +460,7 @@ public static unsafe class ConvBlocked
         try
         {
             new Span<float>(sum, g.WeightLength).Clear();
-            SumItems(g, g.Batch * g.Groups * blocks, job.Item, sum);
+            SumItems(g, g.Batch * g.Groups * blocks, job.Item, sum, g.WeightLength);
             for (int grp = 0; grp < g.Groups; grp++)
                 for (int ki = 0; ki < kh; ki++)
                     for (int co = 0; co < og; co++)
@@ -549,7 +556,7 @@ public static unsafe class ConvBlocked
 
     static bool UseThreads(in Conv2dGeometry g, int items) => items > 1 && Parallelism.MaxThreads > 1 && g.MacCount >= ParallelThreshold;
 
-    static void ForEachItem(in Conv2dGeometry g, int items, Action<int> item)
+    internal static void ForEachItem(in Conv2dGeometry g, int items, Action<int> item)
     {
         if (UseThreads(g, items)) Parallelism.Run(items, item);
         else for (int i = 0; i < items; i++) item(i);
@@ -571,7 +578,7 @@ public static unsafe class ConvBlocked
     /// <paramref name="offsets"/>[s] floats further on (see <see cref="GemmMicroKernel{TReg, R}.Tile{TRows}"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Multiply(int m, int n, int k, float* a, int aDepth, int a0, float* b, nint panelScale, nint bStep, float* c, nint ldc, float beta,
+    internal static void Multiply(int m, int n, int k, float* a, int aDepth, int a0, float* b, nint panelScale, nint bStep, float* c, nint ldc, float beta,
         int segments = 1, nint* offsets = null)
     {
         float* edge = stackalloc float[Mr * Nr + 16];
@@ -651,7 +658,7 @@ public static unsafe class ConvBlocked
     /// A thread's patch block and packing buffers: 64-byte aligned native memory that grows on demand and is reused
     /// by every later call on the same thread; freed when the thread goes away.
     /// </summary>
-    sealed class Scratch
+    internal sealed class Scratch
     {
         [ThreadStatic] static Scratch? current;
         public float* Patches, A, B;
