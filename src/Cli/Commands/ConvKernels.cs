@@ -60,7 +60,7 @@ public static class ConvKernels
             Row("weight grad", KernelRegistry.Conv2dWeightGrad, (k, geo) => () => k(geo, x.AsSpan(0, geo.InputLength), dy.AsSpan(0, geo.OutputLength), dw), () => dw);
         }
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"[grey]{threads} thread(s); peak = {peak:F0} GFLOP/s (the FMA loop on as many threads, measured now); each pass counts 2·MACs of the forward; " +
+        AnsiConsole.MarkupLine($"[grey]{threads} thread(s); peak = {peak:F0} GFLOP/s (the FMA loop on as many threads, measured now); each pass counts 2·MACs of the direct forward (Winograd does fewer multiplies, so its rate can pass the peak); " +
             "max err = max |x − ref| / (1 + |ref|) at batch 2, against the double-precision direct reference[/]");
     }
 
