@@ -14,7 +14,7 @@ namespace Kernels.Cpu;
 /// outputs is Aᵀ·[Σ_ci (G·w·Gᵀ) ⊙ (Bᵀ·d·B)]·A, where d is the block's 4×4 input window. The sum over input channels
 /// is, position by position, a matrix product: M_ξ[Cout, tiles] = U_ξ[Cout, Cin] · V_ξ[Cin, tiles], 16 products of
 /// depth Cin where the direct convolution does one of depth 9·Cin over four times the columns: 16 multiplies per
-/// output pair of channels instead of 36. The transforms are additions and subtractions (G has halves), so the
+/// tile and channel pair instead of 36. The transforms are additions and subtractions (G has halves), so the
 /// results differ from the direct sum only by rounding.
 /// <list type="bullet">
 /// <item>The weights are transformed and packed once per call as the A operands (14-row panels of U_ξ).</item>
@@ -26,6 +26,7 @@ namespace Kernels.Cpu;
 /// output rows.</item>
 /// <item>The input gradient of a 3×3 stride-1 convolution is the forward of dy with the flipped, transposed weights
 /// (<see cref="ConvBlocked.InputGradAsForward"/>), so it runs here too.</item>
+/// <item>The weight gradient is the transposed form over the same tiles (<see cref="WeightGradCore"/>).</item>
 /// </list>
 /// Anything else (other kernels, strides, dilations, groups, few channels) goes to <see cref="ConvBlocked"/>.
 /// </summary>
@@ -36,7 +37,10 @@ public static unsafe class ConvWinograd
     /// <summary>Floats of a work item's V and M blocks together (1 MB): the tile rows per block follow from it.</summary>
     public const int BlockFloats = 1 << 18;
 
-    /// <summary>Fewest input and output channels for the transforms to pay; shallower products stay direct.</summary>
+    /// <summary>
+    /// Fewest input and output channels handled here: the first and last convolutions of an image model (1 or 3
+    /// channels on one side, products too shallow for the transforms to pay) stay on the blocked kernel.
+    /// </summary>
     public const int MinChannels = 8;
 
     /// <summary>Whether <paramref name="g"/> runs here (AVX-512, 3×3, stride 1, no dilation, one group, padding ≥ 0, ≥ <see cref="MinChannels"/> channels each way).</summary>
@@ -417,18 +421,23 @@ public static unsafe class ConvWinograd
             }
         }
 
-        /// <summary>One row a of the transformed windows: Bᵀ across the columns, stored to V_{4a + b} (at d + b·step) for b = 0..3.</summary>
+        /// <summary>One row a of the transformed windows, from 16 input columns a lane (a) and the same two further on (b).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        void Columns(Vector512<float> a0, Vector512<float> a1, Vector512<float> b0, Vector512<float> b1, float* d, nint step, Vector512<float> live)
+        void Columns(Vector512<float> a0, Vector512<float> a1, Vector512<float> b0, Vector512<float> b1, float* d, nint step, Vector512<float> live) =>
+            ColumnTransform(Avx512F.PermuteVar16x32x2(a0, evens, a1), Avx512F.PermuteVar16x32x2(a0, odds, a1),
+                Avx512F.PermuteVar16x32x2(b0, evens, b1), Avx512F.PermuteVar16x32x2(b0, odds, b1), d, step, live);
+
+        /// <summary>
+        /// Bᵀ across the columns of one row a of the transformed windows, given the row's window columns 0..3 (one tile
+        /// a lane): stored to V_{4a + b} at d + b·step for b = 0..3.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void ColumnTransform(Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3, float* d, nint step, Vector512<float> live)
         {
-            var e0 = Avx512F.PermuteVar16x32x2(a0, evens, a1);
-            var o1 = Avx512F.PermuteVar16x32x2(a0, odds, a1);
-            var e2 = Avx512F.PermuteVar16x32x2(b0, evens, b1);
-            var o3 = Avx512F.PermuteVar16x32x2(b0, odds, b1);
-            Avx512F.MaskStore(d, live, e0 - e2);
-            Avx512F.MaskStore(d + step, live, o1 + e2);
-            Avx512F.MaskStore(d + 2 * step, live, e2 - o1);
-            Avx512F.MaskStore(d + 3 * step, live, o1 - o3);
+            Avx512F.MaskStore(d, live, c0 - c2);
+            Avx512F.MaskStore(d + step, live, c1 + c2);
+            Avx512F.MaskStore(d + 2 * step, live, c2 - c1);
+            Avx512F.MaskStore(d + 3 * step, live, c1 - c3);
         }
 
         /// <summary>
@@ -469,21 +478,14 @@ public static unsafe class ConvWinograd
             }
         }
 
+        /// <summary>One row a of the transformed windows of two tile rows, from one 16-column load of each.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        void PairColumns(Vector512<float> first, Vector512<float> second, float* d, nint step, Vector512<float> live)
-        {
-            var e0 = Avx512F.PermuteVar16x32x2(first, pairEven, second);
-            var o1 = Avx512F.PermuteVar16x32x2(first, pairOdd, second);
-            var e2 = Avx512F.PermuteVar16x32x2(first, pairEven2, second);
-            var o3 = Avx512F.PermuteVar16x32x2(first, pairOdd2, second);
-            Avx512F.MaskStore(d, live, e0 - e2);
-            Avx512F.MaskStore(d + step, live, o1 + e2);
-            Avx512F.MaskStore(d + 2 * step, live, e2 - o1);
-            Avx512F.MaskStore(d + 3 * step, live, o1 - o3);
-        }
+        void PairColumns(Vector512<float> first, Vector512<float> second, float* d, nint step, Vector512<float> live) =>
+            ColumnTransform(Avx512F.PermuteVar16x32x2(first, pairEven, second), Avx512F.PermuteVar16x32x2(first, pairOdd, second),
+                Avx512F.PermuteVar16x32x2(first, pairEven2, second), Avx512F.PermuteVar16x32x2(first, pairOdd2, second), d, step, live);
 
         /// <summary>
-        /// The four outputs of each lane's tile from the 16 products at <paramref name="src"/> (M_ξ at src + ξ·Cout·ld):
+        /// The four outputs of each lane's tile from the 16 products at <paramref name="src"/> (M_ξ at src + ξ·step):
         /// Aᵀ·M·A with Aᵀ = [1 1 1 0; 0 1 −1 −1], plus the bias.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
