@@ -61,13 +61,22 @@ public static unsafe class ConvBlocked
             return;
         }
         // dx[ci, ih, iw] = Σ dy[co, ih + padH − ki·dH, iw + padW − kj·dW] · w[co, ci, ki, kj]: a forward convolution.
-        var t = InputGradAsForward(g);
+        InputGradByForward(g, dy, w, dx, &ForwardCore);
+    }
+
+    /// <summary>
+    /// dx of the stride-1 convolution <paramref name="g"/> as <paramref name="forward"/> over
+    /// <see cref="InputGradAsForward"/>(g), dy and the flipped weights (no bias).
+    /// </summary>
+    internal static void InputGradByForward(in Conv2dGeometry g, ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx,
+        delegate*<Conv2dGeometry, float*, float*, float*, float*, void> forward)
+    {
         float[] flipped = ArrayPool<float>.Shared.Rent(g.WeightLength);
         try
         {
             FlipWeights(g, w, flipped);
             fixed (float* dyp = dy, fp = flipped, dxp = dx)
-                ForwardCore(t, dyp, fp, null, dxp);
+                forward(InputGradAsForward(g), dyp, fp, null, dxp);
         }
         finally { ArrayPool<float>.Shared.Return(flipped); }
     }
@@ -125,7 +134,7 @@ public static unsafe class ConvBlocked
     }
 
     /// <summary>wf[ci, co_g, a, b] = w[co, ci_g, Kh − 1 − a, Kw − 1 − b] within each group: the weights of the transposed convolution.</summary>
-    internal static void FlipWeights(in Conv2dGeometry g, ReadOnlySpan<float> w, Span<float> wf)
+    static void FlipWeights(in Conv2dGeometry g, ReadOnlySpan<float> w, Span<float> wf)
     {
         int cg = g.InPerGroup, og = g.OutPerGroup, kh = g.KernelH, kw = g.KernelW, kk = kh * kw;
         for (int grp = 0; grp < g.Groups; grp++)

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -63,16 +62,8 @@ public static unsafe class ConvWinograd
     public static void InputGrad(in Conv2dGeometry g, ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx)
     {
         g.Check("Conv2d Winograd input grad", dx.Length, w.Length, dy.Length);
-        var t = ConvBlocked.InputGradAsForward(g);
-        if (g.StrideH != 1 || g.StrideW != 1 || !Applies(t)) { ConvBlocked.InputGrad(g, dy, w, dx); return; }
-        float[] flipped = ArrayPool<float>.Shared.Rent(g.WeightLength);
-        try
-        {
-            ConvBlocked.FlipWeights(g, w, flipped);
-            fixed (float* dyp = dy, fp = flipped, dxp = dx)
-                ForwardCore(t, dyp, fp, null, dxp);
-        }
-        finally { ArrayPool<float>.Shared.Return(flipped); }
+        if (g.StrideH != 1 || g.StrideW != 1 || !Applies(ConvBlocked.InputGradAsForward(g))) { ConvBlocked.InputGrad(g, dy, w, dx); return; }
+        ConvBlocked.InputGradByForward(g, dy, w, dx, &ForwardCore);
     }
 
     /// <summary>dw summed over the batch; see <see cref="Conv2dWeightGradKernel"/>.</summary>
@@ -162,10 +153,10 @@ public static unsafe class ConvWinograd
                     t[6 + j] = 0.5f * (k[j] - k[3 + j] + k[6 + j]);
                     t[9 + j] = k[6 + j];
                 }
+                nint at = (nint)co * cin + ci, step = (nint)cout * cin;
                 for (int a = 0; a < 4; a++)
                 {
                     float* r = t + 3 * a;
-                    nint at = (nint)co * cin + ci, step = (nint)cout * cin;
                     u[(4 * a + 0) * step + at] = r[0];
                     u[(4 * a + 1) * step + at] = 0.5f * (r[0] + r[1] + r[2]);
                     u[(4 * a + 2) * step + at] = 0.5f * (r[0] - r[1] + r[2]);
