@@ -218,6 +218,33 @@ public sealed class SimdWidthTests
         Assert.That(split, Is.EqualTo(one), "add scalar");
     }
 
+    /// <summary>The single-precision exp behind Vec512.Exp and Vec256.Exp, against double precision and at the edges.</summary>
+    [Test]
+    public void Vector_exp_is_within_a_float_ulp_and_keeps_the_special_values([Values(Width.Avx512, Width.Avx2)] Width width)
+    {
+        if (width == Width.Avx512 ? !Vec512.IsAccelerated : !Vec256.IsAccelerated) Assert.Ignore($"{width} does not run here");
+        float[] Exp(float[] x)
+        {
+            var y = new float[x.Length];
+            if (width == Width.Avx512) Elementwise.Unary<ExpOp, Vec512>(x, y); else Elementwise.Unary<ExpOp, Vec256>(x, y);
+            return y;
+        }
+        var sweep = Enumerable.Range(0, 20001).Select(i => -87f + i * (175.5f / 20000)).ToArray();   // −87 … 88.5
+        var y = Exp(sweep);
+        for (int i = 0; i < sweep.Length; i++)
+        {
+            double e = Math.Exp(sweep[i]);
+            Assert.That(Math.Abs(y[i] - e) / e, Is.LessThan(1.5e-7), $"exp({sweep[i]:R})");
+        }
+        var special = Exp([float.NaN, float.NegativeInfinity, float.PositiveInfinity, -200f, 0f, 88.72f, 88.75f, 100f, -1e-30f]);
+        Assert.That(special[0], Is.NaN);
+        Assert.That(special[1..4], Is.EqualTo(new[] { 0f, float.PositiveInfinity, 0f }));
+        Assert.That(special[4], Is.EqualTo(1f));
+        Assert.That(float.IsFinite(special[5]) && special[5] > 3.3e38f, $"exp(88.72) = {special[5]}");
+        Assert.That(special[6..8], Is.EqualTo(new[] { float.PositiveInfinity, float.PositiveInfinity }));
+        Assert.That(special[8], Is.EqualTo(1f));
+    }
+
     [Test]
     public void Unary_ops_of_every_width_match_their_scalar_form([Values] Width width)
     {

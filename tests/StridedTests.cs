@@ -28,6 +28,7 @@ public sealed class StridedTests
         yield return ("narrowed channels", Tensor.Randn([4, 5, 60, 96], g).Narrow(1, 1, 3));
         yield return ("narrowed rows", Tensor.Randn([4, 3, 65, 96], g).Narrow(2, 2, 60));
         yield return ("transposed plane", Tensor.Randn([4, 3, 96, 60], g).Permute(0, 1, 3, 2));
+        yield return ("transposed plane of a cropped image", Tensor.Randn([4, 3, 100, 70], g).Narrow(2, 1, 96).Narrow(3, 3, 60).Permute(0, 1, 3, 2));
         yield return ("bias (B, C, 1, 1) expanded", Tensor.Randn([4, 3, 1, 1], g).Expand(4, 3, 60, 96));
         yield return ("row expanded", Tensor.Randn([1, 3, 1, 96], g).Expand(4, 3, 60, 96));
     }
@@ -55,6 +56,51 @@ public sealed class StridedTests
             }
         }
         finally { Parallelism.MaxThreads = saved; }
+    }
+
+    /// <summary>Attention's split of (B, 3, heads, D, HW) into q, k, v of (B, heads, HW, D): the copy is one transpose per head.</summary>
+    [TestCase(1)]
+    [TestCase(2)]
+    public void Contiguous_of_a_head_split_reads_every_element_like_the_indexer(int threads)
+    {
+        int saved = Parallelism.MaxThreads;
+        Parallelism.MaxThreads = threads;
+        try
+        {
+            var parts = Tensor.Randn([8, 3, 4, 16, 49], new Generator(5)).Permute(1, 0, 2, 4, 3);      // (3, B, heads, HW, D)
+            for (int p = 0; p < 3; p++)
+            {
+                var v = parts.Narrow(0, p, 1);
+                var c = v.Contiguous();
+                foreach (var i in Indices(v.Shape)) Assert.That(c[i], Is.EqualTo(v[i]), $"part {p} at [{string.Join(", ", i)}]");
+            }
+        }
+        finally { Parallelism.MaxThreads = saved; }
+    }
+
+    [TestCase(16, 16, 16, 0)]
+    [TestCase(49, 16, 49, 3)]
+    [TestCase(37, 50, 40, 7)]
+    [TestCase(5, 33, 9, 0)]
+    [TestCase(1, 1, 1, 2)]
+    public void Blocked_transpose_copy_matches_the_reference(int rows, int cols, int stride, int offset)
+    {
+        var g = new Generator(6);
+        var src = Enumerable.Range(0, offset + (cols - 1) * stride + rows + 5).Select(_ => g.NextFloat()).ToArray();
+        var expected = Enumerable.Repeat(float.NaN, rows * cols + 4).ToArray();
+        var actual = Enumerable.Repeat(float.NaN, rows * cols + 4).ToArray();
+        TransposeCopy.Reference(src, offset, stride, rows, cols, expected, 2);
+        TransposeCopy.Blocked(src, offset, stride, rows, cols, actual, 2);
+        Assert.That(actual, Is.EqualTo(expected));                                    // NaN outside [2, 2 + rows·cols) on both: nothing written past the block
+        Assert.That(expected[2 + (rows - 1) * cols + cols - 1], Is.EqualTo(src[offset + (cols - 1) * stride + rows - 1]));
+    }
+
+    [Test]
+    public void Transpose_copy_rejects_a_block_outside_its_arrays()
+    {
+        Assert.Throws<ArgumentException>(() => TransposeCopy.Blocked(new float[10], 0, 4, 4, 3, new float[12], 0));
+        Assert.Throws<ArgumentException>(() => TransposeCopy.Blocked(new float[12], 0, 4, 4, 3, new float[11], 0));
+        Assert.Throws<ArgumentException>(() => TransposeCopy.Blocked(new float[12], 0, 3, 4, 3, new float[12], 0));
     }
 
     [Test]

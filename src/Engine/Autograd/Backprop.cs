@@ -13,6 +13,7 @@ public static class Backprop
     /// </summary>
     public static Tensor Record(string op, Tensor result, Tensor[] inputs, Action<Tensor> backward, string? attributes = null)
     {
+        OpProfile.Forward(op);
         if (!GradMode.Enabled) return result;
         foreach (var i in inputs)
         {
@@ -28,19 +29,46 @@ public static class Backprop
     /// Adds <paramref name="g"/> to the gradient of <paramref name="input"/>. <paramref name="g"/> may have the
     /// broadcast shape of the op's output; it is summed back to the input's shape here, once for all ops.
     /// </summary>
-    public static void Accumulate(Tensor input, Tensor g)
+    public static void Accumulate(Tensor input, Tensor g) => Accumulate(input, g, fresh: false);
+
+    /// <summary>
+    /// <see cref="Accumulate(Tensor, Tensor)"/> for a gradient the op made for this call alone (nobody else holds
+    /// <paramref name="g"/>): it becomes the input's gradient without a copy, and later gradients are added into it in place.
+    /// </summary>
+    public static void AccumulateFresh(Tensor input, Tensor g) => Accumulate(input, g, fresh: true);
+
+    static void Accumulate(Tensor input, Tensor g, bool fresh)
     {
         if (!input.RequiresGrad) return;
-        g = SumToShape(g, input.Shape);
+        var summed = SumToShape(g, input.Shape);
+        fresh |= !ReferenceEquals(summed, g);                                     // a reduction is a new tensor
+        g = summed;
         if (input.IsLeaf)
         {
-            if (input.Grad is null) input.Grad = g.Clone();
+            if (input.Grad is null) input.Grad = fresh && g.IsContiguous ? g : g.Clone();
             else input.Grad.AddInPlace(g);
         }
-        else
+        else if (input.PendingGrad is null) { input.PendingGrad = g; input.PendingGradOwned = fresh && g.IsContiguous; }
+        else if (input.PendingGradOwned) input.PendingGrad.AddInPlace(g);         // the same sum as PendingGrad + g, without a new array
+        else { input.PendingGrad = input.PendingGrad + g; input.PendingGradOwned = true; }
+    }
+
+    /// <summary>
+    /// Adds <paramref name="g"/> into the slice [start, start + g's length) along <paramref name="axis"/> of the
+    /// gradient of <paramref name="input"/> (the backward of a narrowing view): in place when that gradient is already
+    /// owned, else as a zero tensor with the slice filled in.
+    /// </summary>
+    public static void AccumulateSlice(Tensor input, int axis, int start, Tensor g)
+    {
+        if (!input.RequiresGrad) return;
+        if (!input.IsLeaf && input.PendingGradOwned && input.PendingGrad is { Device.IsGpu: false } pending)
         {
-            input.PendingGrad = input.PendingGrad is null ? g : input.PendingGrad + g;
+            pending.Slice(axis, start, g.Shape[axis]).AddStrided(g);
+            return;
         }
+        var full = Tensor.Zeros(input.Shape, g.Device);
+        full.Slice(axis, start, g.Shape[axis]).AssignStrided(g);
+        AccumulateFresh(input, full);
     }
 
     /// <summary>Sums <paramref name="g"/> over the axes along which <paramref name="shape"/> was broadcast to produce it.</summary>

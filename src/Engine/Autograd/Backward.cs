@@ -7,6 +7,9 @@ public sealed partial class Tensor
     /// <summary>Gradient in flight during a backward pass (non-leaves only); cleared once consumed.</summary>
     internal Tensor? PendingGrad { get; set; }
 
+    /// <summary>Whether <see cref="PendingGrad"/> is an array no one else holds, so further gradients may be added into it.</summary>
+    internal bool PendingGradOwned { get; set; }
+
     /// <summary>Keep this non-leaf's gradient in <see cref="Grad"/> after backward, for inspection.</summary>
     public bool RetainGrad { get; set; }
 
@@ -36,9 +39,10 @@ public sealed partial class Tensor
             if (t.IsLeaf) continue;
             var g = t.PendingGrad;
             t.PendingGrad = null;
+            t.PendingGradOwned = false;
             if (g is null) continue;
             if (t.RetainGrad) t.Grad = t.Grad is null ? g.Clone() : t.Grad + g;
-            t.Node!.Backward(g.Contiguous());
+            OpProfile.Backward(t.Node!, g.Contiguous());
         }
     }
 }

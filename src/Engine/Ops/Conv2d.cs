@@ -35,7 +35,7 @@ public sealed partial class Tensor
 
         var xc = x.Contiguous(); var wc = weight.Contiguous(); var bc = bias?.Contiguous();
         bool gpu = x.Device.IsGpu;
-        var y = Empty([n, cout, geo.OutH, geo.OutW], x.Device);
+        var y = Uninitialized([n, cout, geo.OutH, geo.OutW], x.Device);              // the kernels overwrite every element
         if (gpu) Gpu.GpuOps.Conv2dForward(geo, xc, wc, bc, y);
         else KernelRegistry.FastConv2dForward(geo, xc.Span, wc.Span, bc is null ? default : bc.Span, y.Span);
         Tensor[] inputs = bc is null ? [xc, wc] : [xc, wc, bc];
@@ -44,19 +44,19 @@ public sealed partial class Tensor
             var g = gy.Contiguous();
             if (xc.RequiresGrad)
             {
-                var dx = Empty(xc.Shape, xc.Device);
+                var dx = Uninitialized(xc.Shape, xc.Device);
                 if (gpu) Gpu.GpuOps.Conv2dInputGrad(geo, g, wc, dx);
                 else KernelRegistry.FastConv2dInputGrad(geo, g.Span, wc.Span, dx.Span);
-                Backprop.Accumulate(xc, dx);
+                Backprop.AccumulateFresh(xc, dx);
             }
             if (wc.RequiresGrad)
             {
-                var dw = Empty(wc.Shape, wc.Device);
+                var dw = Uninitialized(wc.Shape, wc.Device);
                 if (gpu) Gpu.GpuOps.Conv2dWeightGrad(geo, xc, g, dw);
                 else KernelRegistry.FastConv2dWeightGrad(geo, xc.Span, g.Span, dw.Span);
-                Backprop.Accumulate(wc, dw);
+                Backprop.AccumulateFresh(wc, dw);
             }
-            if (bc is not null && bc.RequiresGrad) Backprop.Accumulate(bc, ChannelBiasGrad(g));
+            if (bc is not null && bc.RequiresGrad) Backprop.AccumulateFresh(bc, ChannelBiasGrad(g));
         }, ConvAttributes(stride, padding, dilation, groups));
     }
 

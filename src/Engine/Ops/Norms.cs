@@ -147,9 +147,9 @@ public sealed partial class Tensor
             else if (rows > 0)
                 KernelRegistry.FastRowNormBackward(rows, len, groups, spatial, center, xc.Span, wc is null ? default : wc.Span, mean, rstd, g.Span,
                     dx is null ? default : dx.Span, dw is null ? default : dw.Span, db is null ? default : db.Span);
-            if (dx is not null) Backprop.Accumulate(xc, dx);
-            if (dw is not null) Backprop.Accumulate(wc!, dw);
-            if (db is not null) Backprop.Accumulate(bc!, db);
+            if (dx is not null) Backprop.AccumulateFresh(xc, dx);
+            if (dw is not null) Backprop.AccumulateFresh(wc!, dw);
+            if (db is not null) Backprop.AccumulateFresh(bc!, db);
         }, attrs);
     }
 }

@@ -1,4 +1,5 @@
 using Engine.Autograd;
+using Kernels.Cpu;
 
 namespace Engine;
 
@@ -20,12 +21,27 @@ public sealed partial class Tensor
         var src = Storage.Data;
         var walk = Strided.Coalesce(Shape, outT.Strides, Strides, Strides);
         int n = walk.Length, s = walk.AStep;
-        Strided.ForEachRow(walk, 0, Offset, Offset, (o, a, _) =>
-        {
-            if (s == 1) Array.Copy(src, a, dst, o, n);
-            else for (int i = 0; i < n; i++) dst[o + i] = src[a + i * s];
-        });
+        if (walk.Shape.Length >= 2 && walk.A[^2] == 1 && s >= walk.Shape[^2]) CopyTransposed(walk, src, dst);
+        else
+            Strided.ForEachRow(walk, 0, Offset, Offset, (o, a, _) =>
+            {
+                if (s == 1) Array.Copy(src, a, dst, o, n);
+                else for (int i = 0; i < n; i++) dst[o + i] = src[a + i * s];
+            });
         return Backprop.Record("Contiguous", outT, [this], g => Backprop.Accumulate(this, g));
+    }
+
+    /// <summary>
+    /// The copy of a view whose last two axes are stored transposed (the second-to-last steps by 1 in the source, the
+    /// last by at least its length): one <see cref="TransposeCopy"/> per index of the outer axes, spread over the threads.
+    /// </summary>
+    void CopyTransposed(Strided.Layout walk, float[] src, float[] dst)
+    {
+        int rank = walk.Shape.Length, rows = walk.Shape[^2], cols = walk.Shape[^1], step = walk.AStep;
+        var outer = new Strided.Layout { Shape = [.. walk.Shape[..^2], 1], Out = [.. walk.Out[..^2], 1], A = [.. walk.A[..^2], 1], B = [.. walk.B[..^2], 1] };
+        var starts = new List<(int Out, int In)>();
+        Strided.ForEachRow(outer, 0, Offset, Offset, (o, a, _) => starts.Add((o, a)));      // rows of length 1: serial, in order
+        Parallelism.For(starts.Count, (long)rows * cols, i => TransposeCopy.Blocked(src, starts[i].In, step, rows, cols, dst, starts[i].Out));
     }
 
     /// <summary>Same elements, new shape (one axis may be -1). A view when contiguous, a copy otherwise.</summary>
@@ -106,16 +122,16 @@ public sealed partial class Tensor
         axis = Shapes.Axis("Narrow", axis, Rank);
         if (start < 0 || length < 0 || start + length > Shape[axis])
             throw new ShapeMismatchException($"Narrow: range [{start}, {start + length}) is outside axis {axis} of size {Shape[axis]} in {Shapes.Format(Shape)}");
+        var outT = Slice(axis, start, length);
+        return Backprop.Record("Narrow", outT, [this], g => Backprop.AccumulateSlice(this, axis, start, g), $"axis={axis}, {start}:{start + length}");
+    }
+
+    /// <summary>The view of <see cref="Narrow"/> without a graph node, for the ops that write through one.</summary>
+    internal Tensor Slice(int axis, int start, int length)
+    {
         var shape = (int[])Shape.Clone();
         shape[axis] = length;
-        var outT = new Tensor(Storage, shape, Strides, Offset + start * Strides[axis]);
-        var inShape = Shape;
-        return Backprop.Record("Narrow", outT, [this], g =>
-        {
-            var full = Zeros(inShape, g.Device);
-            full.Narrow(axis, start, length).AssignStrided(g);
-            Backprop.Accumulate(this, full);
-        }, $"axis={axis}, {start}:{start + length}");
+        return new Tensor(Storage, shape, Strides, Offset + start * Strides[axis]);
     }
 
     /// <summary>Broadcasts size-1 axes (and new leading axes) to <paramref name="shape"/> without copying (stride 0).</summary>
@@ -189,9 +205,10 @@ public sealed partial class Tensor
         }
         var shape = (int[])first.Shape.Clone();
         shape[axis] = tensors.Sum(t => t.Shape[axis]);
-        var outT = Zeros(shape, Device.Common("Cat", tensors));
+        var device = Device.Common("Cat", tensors);
+        var outT = device.IsGpu ? Empty(shape, device) : Uninitialized(shape, device);    // the parts cover every element
         int start = 0;
-        foreach (var t in tensors) { outT.Narrow(axis, start, t.Shape[axis]).AssignStrided(t); start += t.Shape[axis]; }
+        foreach (var t in tensors) { outT.Slice(axis, start, t.Shape[axis]).AssignStrided(t); start += t.Shape[axis]; }
         return Backprop.Record("Cat", outT, tensors, g =>
         {
             int s = 0;
@@ -217,6 +234,21 @@ public sealed partial class Tensor
         {
             if (so == 1 && si == 1) Array.Copy(sd, a, dst, o, n);
             else for (int i = 0; i < n; i++) dst[o + i * so] = sd[a + i * si];
+        });
+    }
+
+    /// <summary>Adds <paramref name="src"/> (same shape) into this possibly strided CPU view. Not recorded.</summary>
+    internal void AddStrided(Tensor src)
+    {
+        if (Device.IsGpu || src.Device.IsGpu) throw new InvalidOperationException("AddStrided: CPU tensors only");
+        if (!Shapes.SameShape(Shape, src.Shape)) throw new ShapeMismatchException($"AddStrided: {Shapes.Format(src.Shape)} into {Shapes.Format(Shape)}");
+        var walk = Strided.Coalesce(Shape, Strides, src.Strides, src.Strides);
+        var dst = Storage.Data; var sd = src.Storage.Data;
+        int n = walk.Length, so = walk.OutStep, si = walk.AStep;
+        Strided.ForEachRow(walk, Offset, src.Offset, src.Offset, (o, a, _) =>
+        {
+            if (so == 1 && si == 1) Elementwise.Axpy(1f, sd.AsSpan(a, n), dst.AsSpan(o, n));
+            else for (int i = 0; i < n; i++) dst[o + i * so] += sd[a + i * si];
         });
     }
 }

@@ -353,7 +353,7 @@ internal static unsafe class AttentionBlocked<V, TRows> where V : unmanaged, IVe
                 var sv = V.Zero;
                 for (int j = 0; j < kEnd; j += w)
                 {
-                    var p = Exp(V.Load(sr + j) - shift);
+                    var p = V.Exp(V.Load(sr + j) - shift);
                     V.Store(p, sr + j);
                     sv += p;
                 }
@@ -415,7 +415,7 @@ internal static unsafe class AttentionBlocked<V, TRows> where V : unmanaged, IVe
                 var delta = V.Create(Attention.Dot<V>(gb + r * d, o + (i0 + r) * d, d));
                 for (int j = 0; j < kEnd; j += w)
                 {
-                    var p = Exp(V.Load(sr + j) - l);
+                    var p = V.Exp(V.Load(sr + j) - l);
                     V.Store(p, sr + j);
                     V.Store(p * (V.Load(dr + j) - delta) * scaleV, dr + j);
                 }
@@ -555,33 +555,6 @@ internal static unsafe class AttentionBlocked<V, TRows> where V : unmanaged, IVe
             V.Store(xa + ya, c);
             if (two) V.Store(xb + yb, c + w);
         }
-    }
-
-    /// <summary>
-    /// e^x for the softmax. With AVX-512, a float exp: n = round(x·log₂e), r = x − n·ln 2 (ln 2 in two parts), e^r by
-    /// Cephes' degree-7 polynomial, times 2ⁿ built in the exponent bits: relative error below 1.2·10⁻⁷ (measured over
-    /// −87.3 ≤ x ≤ 88; the softmax only asks for x ≤ 0), 0 below −87.3 and for −∞, NaN for NaN. About three times as fast as <see cref="Vector512.Exp(Vector512{float})"/>, which computes
-    /// in double. Other widths use <c>V.Exp</c>.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static V Exp(V x)
-    {
-        if (typeof(V) != typeof(Vec512)) return V.Exp(x);
-        var v = Unsafe.BitCast<V, Vector512<float>>(x);
-        var xc = Vector512.Min(v, Vector512.Create(88f));
-        var n = Vector512.Round(xc * Vector512.Create(1.44269504f));
-        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), xc);
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
-        var p = Vector512.Create(1.9875691500e-4f);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
-        p = Vector512.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
-        var pow2 = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
-        var y = Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512.Create(-87.33f)), Vector512<float>.Zero, p * pow2);
-        return Unsafe.BitCast<Vector512<float>, V>(y);
     }
 
     /// <summary>Row <paramref name="r"/> of B from column <paramref name="offset"/>, or zero for a row past the block.</summary>

@@ -253,6 +253,17 @@ public static unsafe class Elementwise
     /// <summary>y += a·x.</summary>
     public static void Axpy(float a, ReadOnlySpan<float> x, Span<float> y)
     {
+        if (y.Length < x.Length) throw new ArgumentException($"Axpy: y ({y.Length}) shorter than x ({x.Length})");
+        if (!Split(x.Length)) { AxpyWidest(a, x, y); return; }
+        fixed (float* xp = x, yp = y)
+        {
+            nint xa = (nint)xp, ya = (nint)yp;
+            Chunks(x.Length, (s, len) => AxpyWidest(a, new ReadOnlySpan<float>((float*)xa + s, len), new Span<float>((float*)ya + s, len)));
+        }
+    }
+
+    static void AxpyWidest(float a, ReadOnlySpan<float> x, Span<float> y)
+    {
         if (Vec512.IsAccelerated) Axpy<Vec512>(a, x, y);
         else if (Vec256.IsAccelerated) Axpy<Vec256>(a, x, y);
         else Axpy<VecT>(a, x, y);
