@@ -42,7 +42,7 @@ public sealed partial class Tensor
             t.PendingGradOwned = false;
             if (g is null) continue;
             if (t.RetainGrad) t.Grad = t.Grad is null ? g.Clone() : t.Grad + g;
-            OpProfile.Backward(t.Node!, g.Contiguous());
+            OpProfile.Backward(t.Node!, g);                              // g made contiguous, the node's gradient function run
         }
     }
 }

@@ -51,13 +51,13 @@ public sealed class OpProfile : IDisposable
         p.mark = now;
     }
 
-    /// <summary>Runs <paramref name="node"/>'s backward, timed when a profile is open.</summary>
+    /// <summary>Runs <paramref name="node"/>'s backward on <paramref name="gradient"/> made contiguous, timed (both) when a profile is open.</summary>
     internal static void Backward(Node node, Tensor gradient)
     {
-        if (active is not { } p) { node.Backward(gradient); return; }
+        if (active is not { } p) { node.Backward(gradient.Contiguous()); return; }
         long start = p.clock.ElapsedTicks;
         p.inBackward = true;
-        try { node.Backward(gradient); }
+        try { node.Backward(gradient.Contiguous()); }
         finally { p.inBackward = false; }
         long now = p.clock.ElapsedTicks;
         var e = p.Get(node.Op);

@@ -129,8 +129,7 @@ public static unsafe class ConvWinograd
         try
         {
             TransformWeights(w, cout, cin, plain);
-            for (int xi = 0; xi < Positions; xi++)
-                GemmPacking.PackA(false, plain + (nint)xi * cout * cin, cin, 0, cout, 0, cin, u + xi * packed);
+            Parallelism.For(Positions, (long)cout * cin, xi => GemmPacking.PackA(false, plain + (nint)xi * cout * cin, cin, 0, cout, 0, cin, u + xi * packed), grain: 1 << 16);
             var plan = new Plan(g);
             var job = new Job(g, plan, x, y, u, packed, bias);
             ConvBlocked.ForEachItem(g, plan.Blocks, job.Item);
@@ -139,30 +138,34 @@ public static unsafe class ConvWinograd
     }
 
     /// <summary>U_ξ[co, ci] = (G·w[co, ci]·Gᵀ)[a, b], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]: 16 unpacked Cout×Cin matrices.</summary>
-    static void TransformWeights(float* w, int cout, int cin, float* u)
+    static void TransformWeights(float* w, int cout, int cin, float* u) =>
+        Parallelism.For(cout, (long)cin * 64, co => TransformWeights(w, cout, cin, co, u), grain: 1 << 16);
+
+    /// <summary>The pairs of output channel <paramref name="co"/>.</summary>
+    static void TransformWeights(float* w, int cout, int cin, int co, float* u)
     {
         float* t = stackalloc float[12];
-        for (int co = 0; co < cout; co++)
-            for (int ci = 0; ci < cin; ci++)
+        nint step = (nint)cout * cin;
+        for (int ci = 0; ci < cin; ci++)
+        {
+            float* k = w + ((nint)co * cin + ci) * 9;
+            for (int j = 0; j < 3; j++)
             {
-                float* k = w + ((nint)co * cin + ci) * 9;
-                for (int j = 0; j < 3; j++)
-                {
-                    t[j] = k[j];
-                    t[3 + j] = 0.5f * (k[j] + k[3 + j] + k[6 + j]);
-                    t[6 + j] = 0.5f * (k[j] - k[3 + j] + k[6 + j]);
-                    t[9 + j] = k[6 + j];
-                }
-                nint at = (nint)co * cin + ci, step = (nint)cout * cin;
-                for (int a = 0; a < 4; a++)
-                {
-                    float* r = t + 3 * a;
-                    u[(4 * a + 0) * step + at] = r[0];
-                    u[(4 * a + 1) * step + at] = 0.5f * (r[0] + r[1] + r[2]);
-                    u[(4 * a + 2) * step + at] = 0.5f * (r[0] - r[1] + r[2]);
-                    u[(4 * a + 3) * step + at] = r[2];
-                }
+                t[j] = k[j];
+                t[3 + j] = 0.5f * (k[j] + k[3 + j] + k[6 + j]);
+                t[6 + j] = 0.5f * (k[j] - k[3 + j] + k[6 + j]);
+                t[9 + j] = k[6 + j];
             }
+            nint at = (nint)co * cin + ci;
+            for (int a = 0; a < 4; a++)
+            {
+                float* r = t + 3 * a;
+                u[(4 * a + 0) * step + at] = r[0];
+                u[(4 * a + 1) * step + at] = 0.5f * (r[0] + r[1] + r[2]);
+                u[(4 * a + 2) * step + at] = 0.5f * (r[0] - r[1] + r[2]);
+                u[(4 * a + 3) * step + at] = r[2];
+            }
+        }
     }
 
     /// <summary>

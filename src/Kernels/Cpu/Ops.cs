@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Kernels.Cpu;
 
 #pragma warning disable CS1591
@@ -130,6 +132,7 @@ public readonly struct ReluOp : IUnaryOp
 public readonly struct SiluOp : IUnaryOp
 {
     public static float Invoke(float x) => x / (1f + MathF.Exp(-x));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]                         // into the fused norm kernels' loops: exp makes it too long for the JIT's default
     public static V Invoke<V>(V x) where V : unmanaged, IVec<V> => x / (V.One + V.Exp(-x));
     public static float Derivative(float x, float y)
     {
@@ -137,6 +140,7 @@ public readonly struct SiluOp : IUnaryOp
         return s * (1f + x * (1f - s));
     }
     public static bool HasVectorDerivative => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V Derivative<V>(V x, V y) where V : unmanaged, IVec<V>
     {
         var s = V.One / (V.One + V.Exp(-x));
