@@ -83,7 +83,11 @@ public sealed class AccumulationTests
         // Mul's and Exp's gradient functions multiply too: those are part of their backward time, not forward calls.
         Assert.That(profile.Entries.Select(e => e.ForwardMs + e.BackwardMs), Is.Ordered.Descending);
 
-        (x * 3f).Sum();                                                   // after Dispose nothing is recorded
+        double elapsed = profile.ElapsedMs;
+        Assert.That(elapsed, Is.GreaterThanOrEqualTo(profile.Entries.Sum(e => e.ForwardMs + e.BackwardMs)));
+        (x * 3f).Sum();                                                   // after Dispose nothing is recorded, and the clock stands
+        Thread.Sleep(5);
         Assert.That(profile.Entries.Single(e => e.Op == "Mul").ForwardCalls, Is.EqualTo(1));
+        Assert.That(profile.ElapsedMs, Is.EqualTo(elapsed));
     }
 }

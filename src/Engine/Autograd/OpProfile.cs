@@ -32,7 +32,7 @@ public sealed class OpProfile : IDisposable
     /// <summary>Opens a profile on this thread (closing any open one); <see cref="Dispose"/> stops it.</summary>
     public static OpProfile Start() => active = new OpProfile();
 
-    /// <summary>Wall time since <see cref="Start"/>, for the share of the step that no op accounts for.</summary>
+    /// <summary>Wall time from <see cref="Start"/> to <see cref="Dispose"/> (or to now, while open), for the share no op accounts for.</summary>
     public double ElapsedMs => clock.Elapsed.TotalMilliseconds;
 
     /// <summary>The ops seen, most expensive (forward + backward) first.</summary>
@@ -72,5 +72,9 @@ public sealed class OpProfile : IDisposable
         return e;
     }
 
-    public void Dispose() { if (active == this) active = null; }
+    public void Dispose()
+    {
+        clock.Stop();
+        if (active == this) active = null;
+    }
 }

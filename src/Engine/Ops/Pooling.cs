@@ -118,7 +118,7 @@ public sealed partial class Tensor
                         dd[(pl * h + ih) * w + iw] = sum;
                     }
             });
-            Backprop.Accumulate(x, dx);
+            Backprop.AccumulateFresh(x, dx);
         }, $"scale={scale}");
     }
 
