@@ -90,6 +90,14 @@ public static class MemoryBoundKernels
         var dx = new float[numel]; var dw = new float[channels]; var db = new float[channels];
         Func<RowNormBackwardKernel, Action> backward = k => () => k(rows, len, groups, spatial, true, x, w, mean, rstd, dy, dx, dw, db);
         Race(table, "backward", KernelRegistry.RowNormBackward, 4.0 * 3 * numel, backward, Outputs(backward, () => [dx, dw, db]));
+        if (groups > 1)
+        {
+            // The fused GroupNorm + SiLU of the UNet's residual blocks: one exp per element each way.
+            Func<RowNormForwardKernel, Action> siluForward = k => () => k(rows, len, groups, spatial, 1e-5f, true, x, w, b, y, mean, rstd);
+            Race(table, "+SiLU forward", KernelRegistry.RowNormSiluForward, 4.0 * 2 * numel, siluForward, Outputs(siluForward, () => [y, mean, rstd]));
+            Func<RowNormSiluBackwardKernel, Action> siluBackward = k => () => k(rows, len, groups, spatial, true, x, w, b, mean, rstd, dy, dx, dw, db);
+            Race(table, "+SiLU backward", KernelRegistry.RowNormSiluBackward, 4.0 * 3 * numel, siluBackward, Outputs(siluBackward, () => [dx, dw, db]));
+        }
         AnsiConsole.Write(table);
     }
 
