@@ -37,7 +37,7 @@ public sealed partial class Tensor
     /// </summary>
     void CopyTransposed(Strided.Layout walk, float[] src, float[] dst)
     {
-        int rank = walk.Shape.Length, rows = walk.Shape[^2], cols = walk.Shape[^1], step = walk.AStep;
+        int rows = walk.Shape[^2], cols = walk.Shape[^1], step = walk.AStep;
         var outer = new Strided.Layout { Shape = [.. walk.Shape[..^2], 1], Out = [.. walk.Out[..^2], 1], A = [.. walk.A[..^2], 1], B = [.. walk.B[..^2], 1] };
         var starts = new List<(int Out, int In)>();
         Strided.ForEachRow(outer, 0, Offset, Offset, (o, a, _) => starts.Add((o, a)));      // rows of length 1: serial, in order
@@ -205,8 +205,7 @@ public sealed partial class Tensor
         }
         var shape = (int[])first.Shape.Clone();
         shape[axis] = tensors.Sum(t => t.Shape[axis]);
-        var device = Device.Common("Cat", tensors);
-        var outT = device.IsGpu ? Empty(shape, device) : Uninitialized(shape, device);    // the parts cover every element
+        var outT = Uninitialized(shape, Device.Common("Cat", tensors));                // the parts cover every element
         int start = 0;
         foreach (var t in tensors) { outT.Slice(axis, start, t.Shape[axis]).AssignStrided(t); start += t.Shape[axis]; }
         return Backprop.Record("Cat", outT, tensors, g =>
