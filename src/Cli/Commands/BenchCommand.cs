@@ -27,7 +27,7 @@ public static class BenchCommand
         if (args.Positionals.Count == 0) throw new UsageException($"name a workload: {string.Join(", ", WorkloadRegistry.Names)}");
         Parallelism.MaxThreads = threads;
 
-        var profiles = new List<(BenchCase Case, OpProfile Profile, int Runs)>();
+        var profiles = new List<(BenchCase Case, OpProfile Profile)>();
         var table = new Table().AddColumns("workload", "case", "variant", "ms", "GFLOP/s", "% of peak");
         foreach (var w in args.Positionals)
             foreach (var c in WorkloadRegistry.Cases(w.ToUpperInvariant(), device))
@@ -39,7 +39,7 @@ public static class BenchCommand
                     Console.WriteLine(JsonSerializer.Serialize(new { workload = c.Workload, @case = c.Case, variant = c.Variant, ms = Math.Round(ms, 3), gflops = gflops is double g ? Math.Round(g, 2) : (double?)null }, JsonLines));
                 else
                     table.AddRow(c.Workload, c.Case, c.Variant, ms.ToString("F2"), gflops?.ToString("F1") ?? "–", gflops is double g2 ? (g2 / FmaPeak.Gflops(threads) * 100).ToString("F0") + "%" : "–");
-                if (profile && c.Flops == 0) profiles.Add((c, Profile(c.Run, ProfiledRuns), ProfiledRuns));
+                if (profile && c.Flops == 0) profiles.Add((c, Profile(c.Run)));
             }
         if (!json)
         {
@@ -47,23 +47,24 @@ public static class BenchCommand
             AnsiConsole.MarkupLine($"[grey]{threads} thread(s); peak = the FMA loop's {FmaPeak.Gflops(threads):F0} GFLOP/s on {threads} thread(s), measured now[/]");
             AnsiConsole.MarkupLine($"[grey]recycled CPU arrays: {HostPool.Hits:N0} reused, {HostPool.Misses:N0} fresh ({HostPool.MissBytes / 1e9:F2} GB), {HostPool.Collected:N0} found unreachable, {HostPool.InducedCollections} collections run by the pool; {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} gen0/1/2 collections[/]");
         }
-        foreach (var (c, p, runs) in profiles) WriteProfile(c, p, runs);
+        foreach (var (c, p) in profiles) WriteProfile(c, p);
         return 0;
     }
 
     const int ProfiledRuns = 5;
 
-    /// <summary>Runs <paramref name="run"/> <paramref name="runs"/> times (after timing warmed it up) under one op profile.</summary>
-    static OpProfile Profile(Action run, int runs)
+    /// <summary>Runs <paramref name="run"/> <see cref="ProfiledRuns"/> times (after timing warmed it up) under one op profile.</summary>
+    static OpProfile Profile(Action run)
     {
         using var p = OpProfile.Start();
-        for (int i = 0; i < runs; i++) { OpProfile.Skip(); run(); }
+        for (int i = 0; i < ProfiledRuns; i++) { OpProfile.Skip(); run(); }
         return p;
     }
 
     /// <summary>The profile as a table, ms per run; the last row is the time no op accounts for (optimizer step, set-up).</summary>
-    static void WriteProfile(BenchCase c, OpProfile p, int runs)
+    static void WriteProfile(BenchCase c, OpProfile p)
     {
+        const int runs = ProfiledRuns;
         var t = new Table().Title($"{c.Workload} {c.Case}: ms per run, {runs} runs under the op profile").AddColumns("op", "calls", "forward", "backward", "total", "share");
         double all = p.ElapsedMs / runs, shown = 0;
         foreach (var e in p.Entries)
