@@ -19,11 +19,11 @@ def timed(f):
 def randn(*shape, **kw):
     return torch.randn(*shape, device=DEV, **kw)
 
-def median_ms(f, min_runs=3, min_seconds=0.5, max_runs=50):
-    # Warm-up as the engine's Timing.MedianMs: at least two runs and about half a second, then the median.
+def median_ms(f, min_runs=5, min_seconds=0.5, max_runs=50, warm_runs=8):
+    # Warm-up as the engine's Timing.MedianMs: at least eight runs and about half a second, then the median.
     f = timed(f)
     warm, i = time.perf_counter(), 0
-    while i < 2 or (time.perf_counter() - warm < 0.5 and i < max_runs):
+    while i < warm_runs or (time.perf_counter() - warm < 0.5 and i < max_runs):
         f(); i += 1
     times, start = [], time.perf_counter()
     while len(times) < min_runs or (time.perf_counter() - start < min_seconds and len(times) < max_runs):

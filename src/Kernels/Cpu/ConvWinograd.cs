@@ -301,6 +301,7 @@ public static unsafe class ConvWinograd
                     float* d = e + (nint)co * ld + tx0;
                     for (int r = 0; r < rows; r++, d += tw)
                     {
+                        PrefetchAhead(d + 2 * tw, step);
                         float* row = y + ((nint)image[r] * g.OutChannels + co) * g.OutPlane + (nint)top[r] * g.OutW + col;
                         var (u0, u1) = (Avx512F.MaskLoad(row, in0, Vector512<float>.Zero), Avx512F.MaskLoad(row + 16, in1, Vector512<float>.Zero));
                         Vector512<float> w0 = Vector512<float>.Zero, w1 = Vector512<float>.Zero;
@@ -324,6 +325,7 @@ public static unsafe class ConvWinograd
                 float* d = e + (nint)co * ld;
                 for (int r = 0; r < rows; r += 2, d += 2 * tw)
                 {
+                    PrefetchAhead(d + 4 * tw, step);
                     // Rows 0 and 1 of the dy blocks of the first tile row (f) and of the second (h), zero past the edge.
                     var z = Vector512<float>.Zero;
                     Vector512<float> f0 = z, f1 = z, h0 = z, h1 = z;
@@ -362,6 +364,16 @@ public static unsafe class ConvWinograd
             Avx512F.MaskStore(d + 3 * step, live, -c1);
         }
 
+        /// <summary>
+        /// Into L1: the line at <paramref name="p"/> in each of the 16 matrices <paramref name="step"/> apart, two tile
+        /// rows ahead of the transforms that write (or read) them (see <see cref="ConvWinograd4"/>).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void PrefetchAhead(float* p, nint step)
+        {
+            for (int xi = 0; xi < Positions; xi++, p += step) Sse.Prefetch0(p);
+        }
+
         /// <summary>Lanes i of a load at input column <paramref name="col"/> that fall inside the row.</summary>
         Vector512<float> Inside(int col)
         {
@@ -398,6 +410,7 @@ public static unsafe class ConvWinograd
                     float* d = v + (nint)c * ld + tx0;
                     for (int r = 0; r < rows; r++, d += tw)
                     {
+                        PrefetchAhead(d + 2 * tw, step);
                         float* plane = x + ((nint)image[r] * g.InChannels + c) * g.InPlane;
                         int ih = top[r] - g.PadH;
                         float* r0 = Row(plane, ih), r1 = Row(plane, ih + 1), r2 = Row(plane, ih + 2), r3 = Row(plane, ih + 3);
@@ -451,6 +464,7 @@ public static unsafe class ConvWinograd
                 float* d = v + (nint)c * ld;
                 for (int r = 0; r < rows; r += 2, d += 2 * tw)
                 {
+                    PrefetchAhead(d + 4 * tw, step);
                     float* plane = x + ((nint)image[r] * g.InChannels + c) * g.InPlane;
                     int ih = top[r] - g.PadH;
                     float* p0 = Row(plane, ih), p1 = Row(plane, ih + 1), p2 = Row(plane, ih + 2), p3 = Row(plane, ih + 3);
@@ -532,6 +546,7 @@ public static unsafe class ConvWinograd
                     float* src = m + (nint)co * ld + tx0;
                     for (int r = 0; r < rows; r++, src += tw)
                     {
+                        PrefetchAhead(src + 2 * tw, step);
                         Outputs(src, step, live, b, out var y00, out var y01, out var y10, out var y11);
                         float* row = y + ((nint)image[r] * g.OutChannels + co) * g.OutPlane + (nint)top[r] * g.OutW + col;
                         Avx512F.MaskStore(row, lo, Avx512F.PermuteVar16x32x2(y00, outFirst, y01));
@@ -558,6 +573,7 @@ public static unsafe class ConvWinograd
                 float* src = m + (nint)co * ld;
                 for (int r = 0; r < rows; r += 2, src += 2 * tw)
                 {
+                    PrefetchAhead(src + 4 * tw, step);
                     Outputs(src, step, r + 1 < rows ? pair : single, b, out var y00, out var y01, out var y10, out var y11);
                     for (int part = 0; part < 2 && r + part < rows; part++)
                     {

@@ -60,7 +60,8 @@ public static class KernelRegistry
     /// <summary>
     /// 2-D convolution forward (NCHW, PyTorch weight layout): direct reference, whole-image im2col + GEMM, and
     /// blocked im2col on the GEMM micro-kernel (<see cref="ConvBlocked"/>), and Winograd F(2×2, 3×3) for 3×3 stride-1
-    /// convolutions (<see cref="ConvWinograd"/>; other shapes go to the blocked kernel).
+    /// convolutions (<see cref="ConvWinograd"/>; other shapes go to the blocked kernel) and F(4×4, 3×3) for those whose
+    /// output rows are 17 to 28 wide (<see cref="ConvWinograd4"/>; other shapes go to F(2×2, 3×3)).
     /// </summary>
     public static IReadOnlyList<Variant<Conv2dForwardKernel>> Conv2dForward =>
     [
@@ -68,6 +69,7 @@ public static class KernelRegistry
         new("im2col", ConvIm2col.Forward),
         .. Avx512Only<Conv2dForwardKernel>("blocked-avx512", ConvBlocked.Forward),
         .. Avx512Only<Conv2dForwardKernel>("winograd-avx512", ConvWinograd.Forward),
+        .. Avx512Only<Conv2dForwardKernel>("winograd4-avx512", ConvWinograd4.Forward),
         .. Gpu(g => g.Conv2dForward),
     ];
 
@@ -77,6 +79,7 @@ public static class KernelRegistry
         new("im2col", ConvIm2col.InputGrad),
         .. Avx512Only<Conv2dInputGradKernel>("blocked-avx512", ConvBlocked.InputGrad),
         .. Avx512Only<Conv2dInputGradKernel>("winograd-avx512", ConvWinograd.InputGrad),
+        .. Avx512Only<Conv2dInputGradKernel>("winograd4-avx512", ConvWinograd4.InputGrad),
         .. Gpu(g => g.Conv2dInputGrad),
     ];
 
@@ -86,6 +89,7 @@ public static class KernelRegistry
         new("im2col", ConvIm2col.WeightGrad),
         .. Avx512Only<Conv2dWeightGradKernel>("blocked-avx512", ConvBlocked.WeightGrad),
         .. Avx512Only<Conv2dWeightGradKernel>("winograd-avx512", ConvWinograd.WeightGrad),
+        .. Avx512Only<Conv2dWeightGradKernel>("winograd4-avx512", ConvWinograd4.WeightGrad),
         .. Gpu(g => g.Conv2dWeightGrad),
     ];
 
@@ -100,11 +104,11 @@ public static class KernelRegistry
         Vec512.IsAccelerated ? [new Variant<T>(name, kernel)] : [];
 
     /// <summary>The convolution forward the engine uses (also the input gradient of ConvTranspose2d).</summary>
-    public static Conv2dForwardKernel FastConv2dForward { get; set; } = Vec512.IsAccelerated ? ConvWinograd.Forward : ConvIm2col.Forward;
+    public static Conv2dForwardKernel FastConv2dForward { get; set; } = Vec512.IsAccelerated ? ConvWinograd4.Forward : ConvIm2col.Forward;
     /// <summary>The convolution input gradient the engine uses (also the forward of ConvTranspose2d).</summary>
-    public static Conv2dInputGradKernel FastConv2dInputGrad { get; set; } = Vec512.IsAccelerated ? ConvWinograd.InputGrad : ConvIm2col.InputGrad;
+    public static Conv2dInputGradKernel FastConv2dInputGrad { get; set; } = Vec512.IsAccelerated ? ConvWinograd4.InputGrad : ConvIm2col.InputGrad;
     /// <summary>The convolution weight gradient the engine uses.</summary>
-    public static Conv2dWeightGradKernel FastConv2dWeightGrad { get; set; } = Vec512.IsAccelerated ? ConvWinograd.WeightGrad : ConvIm2col.WeightGrad;
+    public static Conv2dWeightGradKernel FastConv2dWeightGrad { get; set; } = Vec512.IsAccelerated ? ConvWinograd4.WeightGrad : ConvIm2col.WeightGrad;
     /// <summary>The convolution (and transposed convolution) bias gradient the engine uses.</summary>
     public static Conv2dBiasGradKernel FastConv2dBiasGrad { get; set; } = ConvBlocked.BiasGrad;
 
