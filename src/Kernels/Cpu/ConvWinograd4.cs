@@ -172,10 +172,11 @@ public static unsafe class ConvWinograd4
             TotalRows = g.Batch * TilesH;
             RowsPerVector = 2;
             int fit = Math.Max(1, BlockFloats / (Positions * (g.InChannels + g.OutChannels) * TilesW));
-            // Whole vectors of tile rows, and of those the count that fills its last 32-column panel best.
-            int rows = Math.Max(RowsPerVector, fit / RowsPerVector * RowsPerVector);
+            // Whole vectors of tile rows, and of those the count that fills its last 32-column panel best (up to a quarter
+            // over the budget: 18 rows of 7 tiles fill 4 panels but for 2 columns where 16 rows leave half a panel).
+            int rows = Math.Max(RowsPerVector, (fit + fit / 4) / RowsPerVector * RowsPerVector);
             double best = 0;
-            for (int r = rows; r >= Math.Max(RowsPerVector, rows / 2); r -= RowsPerVector)
+            for (int r = rows; r >= Math.Max(RowsPerVector, fit / 2); r -= RowsPerVector)
             {
                 double fill = (double)(r * TilesW) / ConvBlocked.RoundUp(r * TilesW, Nr);
                 if (fill > best + 1e-9) { best = fill; RowsPerBlock = r; }
