@@ -18,6 +18,8 @@ public static class ConvKernels
     [
         ("W4 64×64×28² 3×3", Conv2dGeometry.Of(64, 64, 28, 28, 64, 3, 3, padH: 1, padW: 1)),
         ("W1 28² 32→32 3×3", Conv2dGeometry.Of(64, 32, 28, 28, 32, 3, 3, padH: 1, padW: 1)),
+        ("W1 28² 96→32 3×3", Conv2dGeometry.Of(64, 96, 28, 28, 32, 3, 3, padH: 1, padW: 1)),
+        ("W1 28² 64→64 3×3", Conv2dGeometry.Of(64, 64, 28, 28, 64, 3, 3, padH: 1, padW: 1)),
         ("W1 28² 96→32 1×1", Conv2dGeometry.Of(64, 96, 28, 28, 32, 1, 1)),
         ("W1 28² 32→32 3×3 s2", Conv2dGeometry.Of(64, 32, 28, 28, 32, 3, 3, 2, 2, 1, 1)),
         ("W1 14² 64→64 3×3", Conv2dGeometry.Of(64, 64, 14, 14, 64, 3, 3, padH: 1, padW: 1)),
