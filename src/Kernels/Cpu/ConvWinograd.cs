@@ -141,12 +141,30 @@ public static unsafe class ConvWinograd
     static void TransformWeights(float* w, int cout, int cin, float* u) =>
         Parallelism.For(cout, (long)cin * 64, co => TransformWeights(w, cout, cin, co, u), grain: 1 << 16);
 
-    /// <summary>The pairs of output channel <paramref name="co"/>.</summary>
+    /// <summary>
+    /// The pairs of output channel <paramref name="co"/>: 16 input channels a vector (lane l the pair (co, ci + l); their
+    /// taps are moved tap-major through a small buffer first), the rest one by one.
+    /// </summary>
     static void TransformWeights(float* w, int cout, int cin, int co, float* u)
     {
-        float* t = stackalloc float[12];
         nint step = (nint)cout * cin;
-        for (int ci = 0; ci < cin; ci++)
+        float* taps = stackalloc float[9 * 16];
+        int ci = 0;
+        for (; ci + 16 <= cin; ci += 16)
+        {
+            ConvBlocked.TapMajor(w + ((nint)co * cin + ci) * 9, taps);
+            Vector512<float> k0 = Vector512.Load(taps), k1 = Vector512.Load(taps + 16), k2 = Vector512.Load(taps + 32),
+                k3 = Vector512.Load(taps + 48), k4 = Vector512.Load(taps + 64), k5 = Vector512.Load(taps + 80),
+                k6 = Vector512.Load(taps + 96), k7 = Vector512.Load(taps + 112), k8 = Vector512.Load(taps + 128);
+            // G across the kernel's rows (row a of G·k), then across its columns.
+            float* at = u + (nint)co * cin + ci;
+            WeightRow(k0, k1, k2, at, step);
+            WeightRow(Half(k0 + k3 + k6), Half(k1 + k4 + k7), Half(k2 + k5 + k8), at + 4 * step, step);
+            WeightRow(Half(k0 - k3 + k6), Half(k1 - k4 + k7), Half(k2 - k5 + k8), at + 8 * step, step);
+            WeightRow(k6, k7, k8, at + 12 * step, step);
+        }
+        float* t = stackalloc float[12];
+        for (; ci < cin; ci++)
         {
             float* k = w + ((nint)co * cin + ci) * 9;
             for (int j = 0; j < 3; j++)
@@ -166,6 +184,19 @@ public static unsafe class ConvWinograd
                 u[(4 * a + 3) * step + at] = r[2];
             }
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Half(Vector512<float> v) => v * Vector512.Create(0.5f);
+
+    /// <summary>Row a of G·k·Gᵀ from row a of G·k (r0, r1, r2): U_{4a + b} at <paramref name="at"/> + b·step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void WeightRow(Vector512<float> r0, Vector512<float> r1, Vector512<float> r2, float* at, nint step)
+    {
+        r0.Store(at);
+        Half(r0 + r1 + r2).Store(at + step);
+        Half(r0 - r1 + r2).Store(at + 2 * step);
+        r2.Store(at + 3 * step);
     }
 
     /// <summary>

@@ -93,21 +93,40 @@ public static unsafe class ConvWinograd4
         finally { NativeMemory.AlignedFree(u); NativeMemory.AlignedFree(plain); }
     }
 
-    /// <summary>U_ξ[co, ci] = (G·w[co, ci]·Gᵀ)[a, b] for the pairs of output channel <paramref name="co"/>: 36 unpacked Cout×Cin matrices.</summary>
+    /// <summary>
+    /// U_ξ[co, ci] = (G·w[co, ci]·Gᵀ)[a, b] for the pairs of output channel <paramref name="co"/>: 36 unpacked Cout×Cin
+    /// matrices. 16 input channels a vector (lane l the pair (co, ci + l), taps moved tap-major first), the rest one by one.
+    /// </summary>
     static void TransformWeights(float* w, int cout, int cin, int co, float* u)
     {
-        float* t = stackalloc float[18];
         nint step = (nint)cout * cin;
-        for (int ci = 0; ci < cin; ci++)
+        float* taps = stackalloc float[9 * 16];
+        var t = stackalloc Vector512<float>[18];
+        int ci = 0;
+        for (; ci + 16 <= cin; ci += 16)
+        {
+            ConvBlocked.TapMajor(w + ((nint)co * cin + ci) * 9, taps);
+            for (int j = 0; j < 3; j++)
+            {
+                Vector512<float> c0 = Vector512.Load(taps + 16 * j), c1 = Vector512.Load(taps + 16 * (3 + j)), c2 = Vector512.Load(taps + 16 * (6 + j));
+                for (int a = 0; a < 6; a++) t[3 * a + j] = G[3 * a] * c0 + G[3 * a + 1] * c1 + G[3 * a + 2] * c2;
+            }
+            float* at = u + (nint)co * cin + ci;
+            for (int a = 0; a < 6; a++)
+                for (int b = 0; b < 6; b++)
+                    (t[3 * a] * G[3 * b] + t[3 * a + 1] * G[3 * b + 1] + t[3 * a + 2] * G[3 * b + 2]).Store(at + (6 * a + b) * step);
+        }
+        float* s = stackalloc float[18];
+        for (; ci < cin; ci++)
         {
             float* k = w + ((nint)co * cin + ci) * 9;
             for (int a = 0; a < 6; a++)
                 for (int j = 0; j < 3; j++)
-                    t[3 * a + j] = G[3 * a] * k[j] + G[3 * a + 1] * k[3 + j] + G[3 * a + 2] * k[6 + j];
+                    s[3 * a + j] = G[3 * a] * k[j] + G[3 * a + 1] * k[3 + j] + G[3 * a + 2] * k[6 + j];
             nint at = (nint)co * cin + ci;
             for (int a = 0; a < 6; a++)
                 for (int b = 0; b < 6; b++)
-                    u[(6 * a + b) * step + at] = t[3 * a] * G[3 * b] + t[3 * a + 1] * G[3 * b + 1] + t[3 * a + 2] * G[3 * b + 2];
+                    u[(6 * a + b) * step + at] = s[3 * a] * G[3 * b] + s[3 * a + 1] * G[3 * b + 1] + s[3 * a + 2] * G[3 * b + 2];
         }
     }
 
