@@ -93,31 +93,62 @@ public static unsafe class ConvWinograd
             var plan = new Plan(g);
             var job = new Job(g, plan, x, dy, null, 0, null);
             ConvBlocked.SumItems(g, plan.Blocks, job.WeightItem, sum, length);
-            // dw[co, ci] = Gᵀ·S·G, Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1].
-            nint step = (nint)cout * cin;
-            float* t = stackalloc float[12];
-            for (int co = 0; co < cout; co++)
-                for (int ci = 0; ci < cin; ci++)
-                {
-                    float* s = sum + (nint)co * cin + ci;
-                    for (int b = 0; b < 4; b++)
-                    {
-                        float s0 = s[b * step], s1 = s[(4 + b) * step], s2 = s[(8 + b) * step], s3 = s[(12 + b) * step];
-                        t[b] = s0 + 0.5f * (s1 + s2);
-                        t[4 + b] = 0.5f * (s1 - s2);
-                        t[8 + b] = 0.5f * (s1 + s2) + s3;
-                    }
-                    float* k = dw + ((nint)co * cin + ci) * 9;
-                    for (int a = 0; a < 3; a++)
-                    {
-                        float* r = t + 4 * a;
-                        k[3 * a] = r[0] + 0.5f * (r[1] + r[2]);
-                        k[3 * a + 1] = 0.5f * (r[1] - r[2]);
-                        k[3 * a + 2] = 0.5f * (r[1] + r[2]) + r[3];
-                    }
-                }
+            Parallelism.For(cout, (long)cin * 100, co => WeightsFromSums(sum, cout, cin, co, dw), grain: 1 << 16);
         }
         finally { NativeMemory.AlignedFree(sum); }
+    }
+
+    /// <summary>
+    /// dw[co, ci] = Gᵀ·S[co, ci]·G, Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1], for the pairs of output channel
+    /// <paramref name="co"/>: 16 input channels a vector (S_ξ is contiguous along ci), the nine taps moved back
+    /// kernel-major through a small buffer; the rest one by one.
+    /// </summary>
+    static void WeightsFromSums(float* sum, int cout, int cin, int co, float* dw)
+    {
+        nint step = (nint)cout * cin;
+        float* taps = stackalloc float[9 * 16];
+        var t = stackalloc Vector512<float>[12];
+        int ci = 0;
+        for (; ci + 16 <= cin; ci += 16)
+        {
+            float* s = sum + (nint)co * cin + ci;
+            for (int b = 0; b < 4; b++)
+            {
+                Vector512<float> s0 = Vector512.Load(s + b * step), s1 = Vector512.Load(s + (4 + b) * step),
+                    s2 = Vector512.Load(s + (8 + b) * step), s3 = Vector512.Load(s + (12 + b) * step);
+                t[b] = s0 + Half(s1 + s2);
+                t[4 + b] = Half(s1 - s2);
+                t[8 + b] = Half(s1 + s2) + s3;
+            }
+            for (int a = 0; a < 3; a++)
+            {
+                Vector512<float> r0 = t[4 * a], r1 = t[4 * a + 1], r2 = t[4 * a + 2], r3 = t[4 * a + 3];
+                (r0 + Half(r1 + r2)).Store(taps + 16 * (3 * a));
+                Half(r1 - r2).Store(taps + 16 * (3 * a + 1));
+                (Half(r1 + r2) + r3).Store(taps + 16 * (3 * a + 2));
+            }
+            ConvBlocked.KernelMajor(taps, dw + ((nint)co * cin + ci) * 9);
+        }
+        float* u = stackalloc float[12];
+        for (; ci < cin; ci++)
+        {
+            float* s = sum + (nint)co * cin + ci;
+            for (int b = 0; b < 4; b++)
+            {
+                float s0 = s[b * step], s1 = s[(4 + b) * step], s2 = s[(8 + b) * step], s3 = s[(12 + b) * step];
+                u[b] = s0 + 0.5f * (s1 + s2);
+                u[4 + b] = 0.5f * (s1 - s2);
+                u[8 + b] = 0.5f * (s1 + s2) + s3;
+            }
+            float* k = dw + ((nint)co * cin + ci) * 9;
+            for (int a = 0; a < 3; a++)
+            {
+                float* r = u + 4 * a;
+                k[3 * a] = r[0] + 0.5f * (r[1] + r[2]);
+                k[3 * a + 1] = 0.5f * (r[1] - r[2]);
+                k[3 * a + 2] = 0.5f * (r[1] + r[2]) + r[3];
+            }
+        }
     }
 
     static void ForwardCore(Conv2dGeometry g, float* x, float* w, float* bias, float* y)

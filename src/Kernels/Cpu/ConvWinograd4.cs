@@ -145,33 +145,63 @@ public static unsafe class ConvWinograd4
             var plan = new Plan(g);
             var job = new Job(g, plan, x, dy, null, 0, null);
             ConvBlocked.SumItems(g, plan.Blocks, job.WeightItem, sum, length);
-            nint step = (nint)cout * cin;
-            Parallelism.For(cout, (long)cin * 300, co =>
-            {
-                float* t = stackalloc float[18];
-                for (int ci = 0; ci < cin; ci++)
-                {
-                    float* s = sum + (nint)co * cin + ci;
-                    // t = Gᵀ·S (3×6), then dw = t·G (3×3).
-                    for (int i = 0; i < 3; i++)
-                        for (int b = 0; b < 6; b++)
-                        {
-                            float acc = 0;
-                            for (int a = 0; a < 6; a++) acc += G[3 * a + i] * s[(6 * a + b) * step];
-                            t[6 * i + b] = acc;
-                        }
-                    float* k = dw + ((nint)co * cin + ci) * 9;
-                    for (int i = 0; i < 3; i++)
-                        for (int j = 0; j < 3; j++)
-                        {
-                            float acc = 0;
-                            for (int b = 0; b < 6; b++) acc += t[6 * i + b] * G[3 * b + j];
-                            k[3 * i + j] = acc;
-                        }
-                }
-            }, grain: 1 << 16);
+            Parallelism.For(cout, (long)cin * 300, co => WeightsFromSums(sum, cout, cin, co, dw), grain: 1 << 16);
         }
         finally { NativeMemory.AlignedFree(sum); }
+    }
+
+    /// <summary>
+    /// dw[co, ci] = Gᵀ·S[co, ci]·G (t = Gᵀ·S, 3×6, then t·G) for the pairs of output channel <paramref name="co"/>: 16
+    /// input channels a vector (S_ξ is contiguous along ci), the nine taps moved back kernel-major; the rest one by one.
+    /// </summary>
+    static void WeightsFromSums(float* sum, int cout, int cin, int co, float* dw)
+    {
+        nint step = (nint)cout * cin;
+        float* taps = stackalloc float[9 * 16];
+        var t = stackalloc Vector512<float>[18];
+        int ci = 0;
+        for (; ci + 16 <= cin; ci += 16)
+        {
+            float* s = sum + (nint)co * cin + ci;
+            for (int b = 0; b < 6; b++)
+            {
+                Vector512<float> t0 = Vector512<float>.Zero, t1 = t0, t2 = t0;
+                for (int a = 0; a < 6; a++)
+                {
+                    var v = Vector512.Load(s + (6 * a + b) * step);
+                    t0 += G[3 * a] * v; t1 += G[3 * a + 1] * v; t2 += G[3 * a + 2] * v;
+                }
+                t[b] = t0; t[6 + b] = t1; t[12 + b] = t2;
+            }
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 3; j++)
+                {
+                    var acc = Vector512<float>.Zero;
+                    for (int b = 0; b < 6; b++) acc += t[6 * i + b] * G[3 * b + j];
+                    acc.Store(taps + 16 * (3 * i + j));
+                }
+            ConvBlocked.KernelMajor(taps, dw + ((nint)co * cin + ci) * 9);
+        }
+        float* u = stackalloc float[18];
+        for (; ci < cin; ci++)
+        {
+            float* s = sum + (nint)co * cin + ci;
+            for (int i = 0; i < 3; i++)
+                for (int b = 0; b < 6; b++)
+                {
+                    float acc = 0;
+                    for (int a = 0; a < 6; a++) acc += G[3 * a + i] * s[(6 * a + b) * step];
+                    u[6 * i + b] = acc;
+                }
+            float* k = dw + ((nint)co * cin + ci) * 9;
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 3; j++)
+                {
+                    float acc = 0;
+                    for (int b = 0; b < 6; b++) acc += u[6 * i + b] * G[3 * b + j];
+                    k[3 * i + j] = acc;
+                }
+        }
     }
 
     /// <summary>
