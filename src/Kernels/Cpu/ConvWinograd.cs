@@ -85,17 +85,10 @@ public static unsafe class ConvWinograd
     /// </summary>
     static void WeightGradCore(Conv2dGeometry g, float* x, float* dy, float* dw)
     {
-        int cin = g.InChannels, cout = g.OutChannels, length = Positions * cout * cin;
-        float* sum = (float*)NativeMemory.AlignedAlloc((nuint)length * sizeof(float), 64);
-        try
-        {
-            new Span<float>(sum, length).Clear();
-            var plan = new Plan(g);
-            var job = new Job(g, plan, x, dy, null, 0, null);
-            ConvBlocked.SumItems(g, plan.Blocks, job.WeightItem, sum, length);
-            Parallelism.For(cout, (long)cin * 100, co => WeightsFromSums(sum, cout, cin, co, dw), grain: 1 << 16);
-        }
-        finally { NativeMemory.AlignedFree(sum); }
+        int cin = g.InChannels, cout = g.OutChannels;
+        var plan = new Plan(g);
+        SumThenFinish(g, Positions, plan.Blocks, new Job(g, plan, x, dy, null, 0, null).WeightItem, (long)cin * 100,
+            (co, sum) => WeightsFromSums(sum, cout, cin, co, dw));
     }
 
     /// <summary>
@@ -151,29 +144,95 @@ public static unsafe class ConvWinograd
         }
     }
 
-    static void ForwardCore(Conv2dGeometry g, float* x, float* w, float* bias, float* y)
+    /// <summary>A transform of the weights into unpacked Cout×Cin matrices, one output channel <c>co</c> a call.</summary>
+    internal delegate void ChannelTransform(int co, float* into);
+
+    /// <summary>The forward's work items, given the packed transformed weights and the floats from one U_ξ to the next.</summary>
+    internal delegate void ForwardItems(float* u, nint packed);
+
+    /// <summary>
+    /// The forward of either Winograd kernel: <paramref name="transform"/> fills <paramref name="positions"/> unpacked
+    /// Cout×Cin matrices U_ξ (output channels on both threads), they are packed as the register tile's A operands
+    /// (14-row panels), and <paramref name="items"/> runs with them.
+    /// </summary>
+    internal static void WithPackedWeights(int positions, int cout, int cin, long costPerChannel, ChannelTransform transform, ForwardItems items)
     {
-        int cin = g.InChannels, cout = g.OutChannels;
         nint packed = (nint)(cout + Mr) * cin + GemmPacking.Slack;
-        float* u = (float*)NativeMemory.AlignedAlloc((nuint)(Positions * packed) * sizeof(float), 64);
-        float* plain = (float*)NativeMemory.AlignedAlloc((nuint)(Positions * cout * cin) * sizeof(float), 64);
+        float* u = (float*)NativeMemory.AlignedAlloc((nuint)(positions * packed) * sizeof(float), 64);
+        float* plain = (float*)NativeMemory.AlignedAlloc((nuint)(positions * cout * cin) * sizeof(float), 64);
         try
         {
-            TransformWeights(w, cout, cin, plain);
-            Parallelism.For(Positions, (long)cout * cin, xi => GemmPacking.PackA(false, plain + (nint)xi * cout * cin, cin, 0, cout, 0, cin, u + xi * packed), grain: 1 << 16);
-            var plan = new Plan(g);
-            var job = new Job(g, plan, x, y, u, packed, bias);
-            ConvBlocked.ForEachItem(g, plan.Blocks, job.Item);
+            Parallelism.For(cout, costPerChannel, co => transform(co, plain), grain: 1 << 16);
+            Parallelism.For(positions, (long)cout * cin, xi => GemmPacking.PackA(false, plain + (nint)xi * cout * cin, cin, 0, cout, 0, cin, u + xi * packed), grain: 1 << 16);
+            items(u, packed);
         }
         finally { NativeMemory.AlignedFree(u); NativeMemory.AlignedFree(plain); }
     }
 
-    /// <summary>U_ξ[co, ci] = (G·w[co, ci]·Gᵀ)[a, b], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]: 16 unpacked Cout×Cin matrices.</summary>
-    static void TransformWeights(float* w, int cout, int cin, float* u) =>
-        Parallelism.For(cout, (long)cin * 64, co => TransformWeights(w, cout, cin, co, u), grain: 1 << 16);
+    /// <summary>
+    /// The weight gradient of either Winograd kernel: each thread sums its blocks' S_ξ (<paramref name="positions"/>
+    /// Cout×Cin matrices) into a private sum (<see cref="ConvBlocked.SumItems"/>: the result does not depend on which
+    /// thread ran what), then <paramref name="finish"/> turns S into dw, output channels on both threads.
+    /// </summary>
+    internal static void SumThenFinish(in Conv2dGeometry g, int positions, int blocks, ConvBlocked.ItemInto item, long costPerChannel, ChannelTransform finish)
+    {
+        int length = positions * g.OutChannels * g.InChannels;
+        float* sum = (float*)NativeMemory.AlignedAlloc((nuint)length * sizeof(float), 64);
+        try
+        {
+            new Span<float>(sum, length).Clear();
+            ConvBlocked.SumItems(g, blocks, item, sum, length);
+            Parallelism.For(g.OutChannels, costPerChannel, co => finish(co, sum), grain: 1 << 16);
+        }
+        finally { NativeMemory.AlignedFree(sum); }
+    }
 
     /// <summary>
-    /// The pairs of output channel <paramref name="co"/>: 16 input channels a vector (lane l the pair (co, ci + l); their
+    /// S_ξ += E_ξ·V_ξᵀ for ξ &lt; <paramref name="positions"/> over one block's <paramref name="tiles"/> tiles (E_ξ
+    /// Cout×tiles and V_ξ Cin×tiles, leading dimension <paramref name="ld"/>), both packed for the register tile
+    /// (depth = the tiles) into <paramref name="aPack"/> and <paramref name="bPack"/>.
+    /// </summary>
+    internal static void SumProducts(int positions, int cout, int cin, int tiles, int ld, float* e, nint eStride, float* v, nint vStride,
+        float* aPack, float* bPack, float* sum)
+    {
+        for (int xi = 0; xi < positions; xi++)
+        {
+            GemmPacking.PackA(false, e + xi * eStride, ld, 0, cout, 0, tiles, aPack);
+            GemmPacking.PackB(true, v + xi * vStride, ld, 0, tiles, 0, cin, bPack);
+            ConvBlocked.Multiply(cout, cin, tiles, aPack, tiles, 0, bPack, tiles, Nr, sum + (nint)xi * cout * cin, cin, 1f);
+        }
+    }
+
+    /// <summary>Each of the <paramref name="rows"/> tile rows from q0 on (counted over the batch, <paramref name="tilesH"/> an image): its image, and its first output row.</summary>
+    internal static void TileRows(int q0, int rows, int tilesH, int tileSize, int* image, int* top)
+    {
+        for (int r = 0, n = q0 / tilesH, ty = q0 % tilesH; r < rows; r++)
+        {
+            image[r] = n; top[r] = tileSize * ty;
+            if (++ty == tilesH) { ty = 0; n++; }
+        }
+    }
+
+    /// <summary>
+    /// Floats from one transformed matrix to the next: a whole number of 4 KB pages and one cache line. The transforms
+    /// touch all of them at once, and matrices a multiple of 4 KB apart would all fall in the same L1 set (more
+    /// streams than it has ways).
+    /// </summary>
+    internal static nint Spread(int floats) => ConvBlocked.RoundUp(floats, 1024) + 16;
+
+    static void ForwardCore(Conv2dGeometry g, float* x, float* w, float* bias, float* y)
+    {
+        int cin = g.InChannels, cout = g.OutChannels;
+        WithPackedWeights(Positions, cout, cin, (long)cin * 64, (co, into) => TransformWeights(w, cout, cin, co, into), (u, packed) =>
+        {
+            var plan = new Plan(g);
+            ConvBlocked.ForEachItem(g, plan.Blocks, new Job(g, plan, x, y, u, packed, bias).Item);
+        });
+    }
+
+    /// <summary>
+    /// U_ξ[co, ci] = (G·w[co, ci]·Gᵀ)[a, b], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], 16 unpacked Cout×Cin matrices, for
+    /// the pairs of output channel <paramref name="co"/>: 16 input channels a vector (lane l the pair (co, ci + l); their
     /// taps are moved tap-major through a small buffer first), the rest one by one.
     /// </summary>
     static void TransformWeights(float* w, int cout, int cin, int co, float* u)
@@ -258,11 +317,6 @@ public static unsafe class ConvWinograd
             VStride = Spread(g.InChannels * Ld); MStride = Spread(g.OutChannels * Ld);
         }
 
-        /// <summary>
-        /// A whole number of 4 KB pages and one cache line: the transforms touch all 16 matrices at once, and matrices
-        /// a multiple of 4 KB apart would all fall in the same L1 set (more streams than it has ways).
-        /// </summary>
-        static nint Spread(int floats) => ConvBlocked.RoundUp(floats, 1024) + 16;
 
         static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
     }
@@ -303,7 +357,7 @@ public static unsafe class ConvWinograd
             var s = ConvBlocked.Scratch.ForThisThread(Positions * plan.VStride, Positions * plan.MStride);
             float* v = s.Patches, m = s.A;
             int* image = stackalloc int[rows], top = stackalloc int[rows];
-            Rows(q0, rows, image, top);
+            TileRows(q0, rows, plan.TilesH, 2, image, top);
             if (plan.RowsPerVector == 2) InputNarrow(v, rows, image, top);
             else InputWide(v, rows, image, top);
             for (int xi = 0; xi < Positions; xi++)
@@ -322,26 +376,12 @@ public static unsafe class ConvWinograd
                 aFloats + (nint)ConvBlocked.RoundUp(cin, Nr) * tiles + GemmPacking.Slack);
             float* v = s.Patches, e = s.A, aPack = s.B, bPack = s.B + aFloats;
             int* image = stackalloc int[rows], top = stackalloc int[rows];
-            Rows(q0, rows, image, top);
+            TileRows(q0, rows, plan.TilesH, 2, image, top);
             if (plan.RowsPerVector == 2) { InputNarrow(v, rows, image, top); GradientNarrow(e, rows, image, top); }
             else { InputWide(v, rows, image, top); GradientWide(e, rows, image, top); }
-            for (int xi = 0; xi < Positions; xi++)
-            {
-                GemmPacking.PackA(false, e + xi * plan.MStride, ld, 0, cout, 0, tiles, aPack);
-                GemmPacking.PackB(true, v + xi * plan.VStride, ld, 0, tiles, 0, cin, bPack);
-                ConvBlocked.Multiply(cout, cin, tiles, aPack, tiles, 0, bPack, tiles, Nr, sum + (nint)xi * cout * cin, cin, 1f);
-            }
+            SumProducts(Positions, cout, cin, tiles, ld, e, plan.MStride, v, plan.VStride, aPack, bPack, sum);
         }
 
-        /// <summary>Each of the <paramref name="rows"/> tile rows from q0 on: its image, and its first output row (2·ty).</summary>
-        void Rows(int q0, int rows, int* image, int* top)
-        {
-            for (int r = 0, n = q0 / plan.TilesH, ty = q0 % plan.TilesH; r < rows; r++)
-            {
-                image[r] = n; top[r] = 2 * ty;
-                if (++ty == plan.TilesH) { ty = 0; n++; }
-            }
-        }
 
         /// <summary>
         /// E_ξ[co, r·Tw + tx] = (A·e·Aᵀ)[a, b] for the block's tile rows r (Tw ≥ 8), e the tile's 2×2 block of dy (zero

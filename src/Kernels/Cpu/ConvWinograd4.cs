@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -79,18 +78,11 @@ public static unsafe class ConvWinograd4
     static void ForwardCore(Conv2dGeometry g, float* x, float* w, float* bias, float* y)
     {
         int cin = g.InChannels, cout = g.OutChannels;
-        nint packed = (nint)(cout + Mr) * cin + GemmPacking.Slack;
-        float* u = (float*)NativeMemory.AlignedAlloc((nuint)(Positions * packed) * sizeof(float), 64);
-        float* plain = (float*)NativeMemory.AlignedAlloc((nuint)(Positions * cout * cin) * sizeof(float), 64);
-        try
+        ConvWinograd.WithPackedWeights(Positions, cout, cin, (long)cin * 400, (co, into) => TransformWeights(w, cout, cin, co, into), (u, packed) =>
         {
-            Parallelism.For(cout, (long)cin * 400, co => TransformWeights(w, cout, cin, co, plain), grain: 1 << 16);
-            Parallelism.For(Positions, (long)cout * cin, xi => GemmPacking.PackA(false, plain + (nint)xi * cout * cin, cin, 0, cout, 0, cin, u + xi * packed), grain: 1 << 16);
             var plan = new Plan(g);
-            var job = new Job(g, plan, x, y, u, packed, bias);
-            ConvBlocked.ForEachItem(g, plan.Blocks, job.Item);
-        }
-        finally { NativeMemory.AlignedFree(u); NativeMemory.AlignedFree(plain); }
+            ConvBlocked.ForEachItem(g, plan.Blocks, new Job(g, plan, x, y, u, packed, bias).Item);
+        });
     }
 
     /// <summary>
@@ -130,24 +122,13 @@ public static unsafe class ConvWinograd4
         }
     }
 
-    /// <summary>
-    /// The weight gradient: each thread sums its blocks' S_ξ[Cout, Cin] = Σ_tiles E_ξ·V_ξᵀ into a private sum
-    /// (<see cref="ConvBlocked.SumItems"/>, so the result does not depend on which thread ran what), then
-    /// dw[co, ci] = Gᵀ·S[co, ci]·G once.
-    /// </summary>
+    /// <summary>The weight gradient: S_ξ = Σ_tiles E_ξ·V_ξᵀ summed per thread, then dw = Gᵀ·S·G (<see cref="WeightsFromSums"/>).</summary>
     static void WeightGradCore(Conv2dGeometry g, float* x, float* dy, float* dw)
     {
-        int cin = g.InChannels, cout = g.OutChannels, length = Positions * cout * cin;
-        float* sum = (float*)NativeMemory.AlignedAlloc((nuint)length * sizeof(float), 64);
-        try
-        {
-            new Span<float>(sum, length).Clear();
-            var plan = new Plan(g);
-            var job = new Job(g, plan, x, dy, null, 0, null);
-            ConvBlocked.SumItems(g, plan.Blocks, job.WeightItem, sum, length);
-            Parallelism.For(cout, (long)cin * 300, co => WeightsFromSums(sum, cout, cin, co, dw), grain: 1 << 16);
-        }
-        finally { NativeMemory.AlignedFree(sum); }
+        int cin = g.InChannels, cout = g.OutChannels;
+        var plan = new Plan(g);
+        ConvWinograd.SumThenFinish(g, Positions, plan.Blocks, new Job(g, plan, x, dy, null, 0, null).WeightItem, (long)cin * 300,
+            (co, sum) => WeightsFromSums(sum, cout, cin, co, dw));
     }
 
     /// <summary>
@@ -233,11 +214,8 @@ public static unsafe class ConvWinograd4
             RowsPerBlock = Math.Min(RowsPerBlock, TotalRows);
             Blocks = (TotalRows + RowsPerBlock - 1) / RowsPerBlock;
             Ld = ConvBlocked.OffKilobyte(ConvBlocked.RoundUp(RowsPerBlock * TilesW, Nr));
-            VStride = Spread(g.InChannels * Ld); MStride = Spread(g.OutChannels * Ld);
+            VStride = ConvWinograd.Spread(g.InChannels * Ld); MStride = ConvWinograd.Spread(g.OutChannels * Ld);
         }
-
-        /// <summary>A whole number of 4 KB pages and one cache line, as in <see cref="ConvWinograd"/>.</summary>
-        static nint Spread(int floats) => ConvBlocked.RoundUp(floats, 1024) + 16;
     }
 
     /// <summary>
@@ -288,7 +266,7 @@ public static unsafe class ConvWinograd4
             var s = ConvBlocked.Scratch.ForThisThread(Positions * plan.VStride, Positions * plan.MStride);
             float* v = s.Patches, m = s.A;
             int* image = stackalloc int[rows], top = stackalloc int[rows];
-            Rows(q0, rows, image, top);
+            ConvWinograd.TileRows(q0, rows, plan.TilesH, 4, image, top);
             Input(v, rows, image, top);
             for (int xi = 0; xi < Positions; xi++)
                 ConvBlocked.Multiply(cout, rows * plan.TilesW, cin, u + xi * packed, cin, 0, v + xi * plan.VStride, 1, ld, m + xi * plan.MStride, ld, 0f);
@@ -305,26 +283,12 @@ public static unsafe class ConvWinograd4
                 aFloats + (nint)ConvBlocked.RoundUp(cin, Nr) * tiles + GemmPacking.Slack);
             float* v = s.Patches, e = s.A, aPack = s.B, bPack = s.B + aFloats;
             int* image = stackalloc int[rows], top = stackalloc int[rows];
-            Rows(q0, rows, image, top);
+            ConvWinograd.TileRows(q0, rows, plan.TilesH, 4, image, top);
             Input(v, rows, image, top);
             Gradient(e, rows, image, top);
-            for (int xi = 0; xi < Positions; xi++)
-            {
-                GemmPacking.PackA(false, e + xi * plan.MStride, ld, 0, cout, 0, tiles, aPack);
-                GemmPacking.PackB(true, v + xi * plan.VStride, ld, 0, tiles, 0, cin, bPack);
-                ConvBlocked.Multiply(cout, cin, tiles, aPack, tiles, 0, bPack, tiles, Nr, sum + (nint)xi * cout * cin, cin, 1f);
-            }
+            ConvWinograd.SumProducts(Positions, cout, cin, tiles, ld, e, plan.MStride, v, plan.VStride, aPack, bPack, sum);
         }
 
-        /// <summary>Each of the <paramref name="rows"/> tile rows from q0 on: its image, and its first output row (4·ty).</summary>
-        void Rows(int q0, int rows, int* image, int* top)
-        {
-            for (int r = 0, n = q0 / plan.TilesH, ty = q0 % plan.TilesH; r < rows; r++)
-            {
-                image[r] = n; top[r] = 4 * ty;
-                if (++ty == plan.TilesH) { ty = 0; n++; }
-            }
-        }
 
         /// <summary>Lanes i of a load at column <paramref name="col"/> that fall inside a row <paramref name="width"/> wide.</summary>
         static Vector512<float> Inside(int col, int width)
