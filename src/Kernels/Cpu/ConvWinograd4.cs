@@ -12,15 +12,16 @@ namespace Kernels.Cpu;
 /// each 4×4 block of outputs is Aᵀ·[Σ_ci (G·w·Gᵀ) ⊙ (Bᵀ·d·B)]·A over its 6×6 input window d, so a channel pair costs
 /// 36 multiplies per 16 outputs, where F(2×2, 3×3) (<see cref="ConvWinograd"/>) needs 64 and the direct convolution
 /// 144; the transformed windows and products (36 per 16 outputs against 16 per 4) take 0.56 times the memory traffic.
-/// The transforms have coefficients up to 8 and fractions down to 1/24: the results differ from the direct sum by a
-/// few times more rounding than F(2×2, 3×3)'s (the tests bound both by the same tolerance).
+/// The transforms have coefficients up to 8 and fractions down to 1/24: the results carry about ten times the rounding
+/// error of F(2×2, 3×3)'s, growing with the size of the whole sum (the tests allow 5·10⁻⁵ of the reference's RMS more).
 /// <list type="bullet">
 /// <item>The work is laid out as in <see cref="ConvWinograd"/>: blocks of whole tile rows counted over the batch;
 /// per block the transformed windows V_ξ[Cin, tiles], 36 products M_ξ = U_ξ·V_ξ on the register tile, and the output
 /// transform.</item>
-/// <item>Rows of 3 to 7 tiles (outputs 9 to 28 wide): ⌊16 / Tw⌋ tile rows share a vector, one tile a lane. Each
-/// window row is two 16-float loads per tile row; its six columns (stride 4 across tiles) are picked out by
-/// permutes and merged across the tile rows by lane masks.</item>
+/// <item>Rows of 5 to 7 tiles (outputs 17 to 28 wide): two tile rows share a vector, one tile a lane. Each window row
+/// is two 16-float loads per tile row, split by column mod 4 (four permutes for both rows); the splits are combined
+/// across rows, then each window column of both tile rows is one permute of the two rows' splits. Narrower rows would
+/// leave half the lanes idle, and there F(2×2, 3×3) measured as fast.</item>
 /// <item>The input gradient runs as the forward of dy with the flipped weights, the weight gradient as the
 /// transposed algorithm, S_ξ = Σ_tiles E_ξ·V_ξᵀ with E = A·e·Aᵀ, then dw = Gᵀ·S·G.</item>
 /// </list>
@@ -44,9 +45,8 @@ public static unsafe class ConvWinograd4
         0f, 0f, 1f,
     ];
 
-    /// <summary>Whether <paramref name="g"/> runs here: <see cref="ConvWinograd.Applies"/> with rows of 3 to 7 tiles (9 to 28 outputs).</summary>
+    /// <summary>Whether <paramref name="g"/> runs here: <see cref="ConvWinograd.Applies"/> with rows of 5 to 7 tiles (17 to 28 outputs).</summary>
     public static bool Applies(in Conv2dGeometry g) => ConvWinograd.Applies(g) && (g.OutW + 3) / 4 is >= 5 and <= 7;
-
 
     /// <summary>y = conv(x, w) + bias; see <see cref="Conv2dForwardKernel"/>.</summary>
     public static void Forward(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y)
@@ -187,7 +187,7 @@ public static unsafe class ConvWinograd4
 
     /// <summary>
     /// How the tiles are cut into work items: tile rows counted over the batch (row q = image q / Th, tile row
-    /// q mod Th), <see cref="RowsPerVector"/> = ⌊16 / Tw⌋ of them a vector, <see cref="RowsPerBlock"/> (a multiple of
+    /// q mod Th), <see cref="RowsPerVector"/> = 2 of them a vector, <see cref="RowsPerBlock"/> (a multiple of
     /// it) a block; a block's tiles are the columns of V_ξ and M_ξ (leading dimension <see cref="Ld"/>).
     /// </summary>
     readonly struct Plan
@@ -250,7 +250,7 @@ public static unsafe class ConvWinograd4
             for (int j = 0; j < 6; j++)
                 for (int k = 0; k < tw; k++)
                 {
-                    // Columns j and j + 4 of tile k are columns j and j − 4 of the split, at tile k and k + 1.
+                    // Window column j < 4 of tile k is input column 4·k + j: split lane k of phase j. Columns 4 and 5 are phases 0 and 1 of tile k + 1.
                     int lane = j % 2 * 8 + k + (j >= 4 ? 1 : 0);
                     pick[j] = pick[j].WithElement(k, lane).WithElement(tw + k, 16 + lane);
                 }
