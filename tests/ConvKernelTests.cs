@@ -66,6 +66,7 @@ public sealed class ConvKernelTests
         new("winograd4: uneven padding, 26-wide rows", Conv2dGeometry.Of(2, 12, 13, 26, 10, 3, 3, padH: 0, padW: 1)),
         new("winograd4: pad 2, 24-wide input, 64 in 96 out channels", Conv2dGeometry.Of(2, 64, 9, 24, 96, 3, 3, padH: 2, padW: 2)),
         new("winograd4: trimmed output", Conv2dGeometry.Of(2, 10, 25, 27, 11, 3, 3, padH: 1, padW: 1) with { OutH = 21, OutW = 19 }),
+        new("winograd4: one tile row in all, 20 in 24 out channels (16 a vector and 4 alone in the weight transforms)", Conv2dGeometry.Of(1, 20, 3, 24, 24, 3, 3, padH: 1, padW: 1)),
         new("shifted taps: trimmed output, pad 1", Conv2dGeometry.Of(2, 32, 10, 16, 6, 3, 3, padH: 1, padW: 1) with { OutH = 8, OutW = 13 }),
     ];
 
