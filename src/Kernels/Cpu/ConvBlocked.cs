@@ -559,25 +559,6 @@ public static unsafe class ConvBlocked
         }
     }
 
-    /// <summary>
-    /// The 16 consecutive 3×3 kernels at <paramref name="kernels"/> (144 floats) tap by tap: taps[16·j + l] = kernel l's
-    /// tap j, so each tap of all 16 is one vector load (for the Winograd weight transforms).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void TapMajor(float* kernels, float* taps)
-    {
-        for (int l = 0; l < 16; l++)
-            for (int j = 0; j < 9; j++) taps[16 * j + l] = kernels[9 * l + j];
-    }
-
-    /// <summary>The inverse of <see cref="TapMajor"/>: kernels[9·l + j] = taps[16·j + l] for 16 kernels.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void KernelMajor(float* taps, float* kernels)
-    {
-        for (int l = 0; l < 16; l++)
-            for (int j = 0; j < 9; j++) kernels[9 * l + j] = taps[16 * j + l];
-    }
-
     /// <summary>A 1×1 convolution with stride 1 and no padding: the image already is its patch matrix.</summary>
     static bool IsPointwise(in Conv2dGeometry g) =>
         g.KernelH == 1 && g.KernelW == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0 && g.OutH == g.InH && g.OutW == g.InW;

@@ -93,22 +93,24 @@ public static unsafe class ConvWinograd
 
     /// <summary>
     /// dw[co, ci] = Gᵀ·S[co, ci]·G, Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1], for the pairs of output channel
-    /// <paramref name="co"/>: 16 input channels a vector (S_ξ is contiguous along ci), the nine taps moved back
-    /// kernel-major through a small buffer; the rest one by one.
+    /// <paramref name="co"/>: 16 input channels a vector (S_ξ is contiguous along ci; the last vector masked), the nine
+    /// taps moved back kernel-major (<see cref="KernelMajor"/>).
     /// </summary>
     static void WeightsFromSums(float* sum, int cout, int cin, int co, float* dw)
     {
         nint step = (nint)cout * cin;
         float* taps = stackalloc float[9 * 16];
         var t = stackalloc Vector512<float>[12];
-        int ci = 0;
-        for (; ci + 16 <= cin; ci += 16)
+        var z = Vector512<float>.Zero;
+        for (int ci = 0; ci < cin; ci += 16)
         {
+            int count = Math.Min(16, cin - ci);
+            var live = GemmPacking.FirstLanes(count);
             float* s = sum + (nint)co * cin + ci;
             for (int b = 0; b < 4; b++)
             {
-                Vector512<float> s0 = Vector512.Load(s + b * step), s1 = Vector512.Load(s + (4 + b) * step),
-                    s2 = Vector512.Load(s + (8 + b) * step), s3 = Vector512.Load(s + (12 + b) * step);
+                Vector512<float> s0 = Avx512F.MaskLoad(s + b * step, live, z), s1 = Avx512F.MaskLoad(s + (4 + b) * step, live, z),
+                    s2 = Avx512F.MaskLoad(s + (8 + b) * step, live, z), s3 = Avx512F.MaskLoad(s + (12 + b) * step, live, z);
                 t[b] = s0 + Half(s1 + s2);
                 t[4 + b] = Half(s1 - s2);
                 t[8 + b] = Half(s1 + s2) + s3;
@@ -120,28 +122,27 @@ public static unsafe class ConvWinograd
                 Half(r1 - r2).Store(taps + 16 * (3 * a + 1));
                 (Half(r1 + r2) + r3).Store(taps + 16 * (3 * a + 2));
             }
-            ConvBlocked.KernelMajor(taps, dw + ((nint)co * cin + ci) * 9);
+            KernelMajor(taps, dw + ((nint)co * cin + ci) * 9, count);
         }
-        float* u = stackalloc float[12];
-        for (; ci < cin; ci++)
-        {
-            float* s = sum + (nint)co * cin + ci;
-            for (int b = 0; b < 4; b++)
-            {
-                float s0 = s[b * step], s1 = s[(4 + b) * step], s2 = s[(8 + b) * step], s3 = s[(12 + b) * step];
-                u[b] = s0 + 0.5f * (s1 + s2);
-                u[4 + b] = 0.5f * (s1 - s2);
-                u[8 + b] = 0.5f * (s1 + s2) + s3;
-            }
-            float* k = dw + ((nint)co * cin + ci) * 9;
-            for (int a = 0; a < 3; a++)
-            {
-                float* r = u + 4 * a;
-                k[3 * a] = r[0] + 0.5f * (r[1] + r[2]);
-                k[3 * a + 1] = 0.5f * (r[1] - r[2]);
-                k[3 * a + 2] = 0.5f * (r[1] + r[2]) + r[3];
-            }
-        }
+    }
+
+    /// <summary>
+    /// The <paramref name="count"/> (≤ 16) consecutive 3×3 kernels at <paramref name="kernels"/> tap by tap:
+    /// taps[16·j + l] = kernel l's tap j (zero for l ≥ count), so each tap of all of them is one vector load.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void TapMajor(float* kernels, float* taps, int count)
+    {
+        for (int l = 0; l < 16; l++)
+            for (int j = 0; j < 9; j++) taps[16 * j + l] = l < count ? kernels[9 * l + j] : 0f;
+    }
+
+    /// <summary>The inverse of <see cref="TapMajor"/>: kernels[9·l + j] = taps[16·j + l] for the first <paramref name="count"/> kernels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void KernelMajor(float* taps, float* kernels, int count)
+    {
+        for (int l = 0; l < count; l++)
+            for (int j = 0; j < 9; j++) kernels[9 * l + j] = taps[16 * j + l];
     }
 
     /// <summary>A transform of the weights into unpacked Cout×Cin matrices, one output channel <c>co</c> a call.</summary>
@@ -232,47 +233,27 @@ public static unsafe class ConvWinograd
 
     /// <summary>
     /// U_ξ[co, ci] = (G·w[co, ci]·Gᵀ)[a, b], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], 16 unpacked Cout×Cin matrices, for
-    /// the pairs of output channel <paramref name="co"/>: 16 input channels a vector (lane l the pair (co, ci + l); their
-    /// taps are moved tap-major through a small buffer first), the rest one by one.
+    /// the pairs of output channel <paramref name="co"/>: 16 input channels a vector (lane l the pair (co, ci + l), taps
+    /// moved tap-major first by <see cref="TapMajor"/>; the last vector masked).
     /// </summary>
     static void TransformWeights(float* w, int cout, int cin, int co, float* u)
     {
         nint step = (nint)cout * cin;
         float* taps = stackalloc float[9 * 16];
-        int ci = 0;
-        for (; ci + 16 <= cin; ci += 16)
+        for (int ci = 0; ci < cin; ci += 16)
         {
-            ConvBlocked.TapMajor(w + ((nint)co * cin + ci) * 9, taps);
+            int count = Math.Min(16, cin - ci);
+            var live = GemmPacking.FirstLanes(count);
+            TapMajor(w + ((nint)co * cin + ci) * 9, taps, count);
             Vector512<float> k0 = Vector512.Load(taps), k1 = Vector512.Load(taps + 16), k2 = Vector512.Load(taps + 32),
                 k3 = Vector512.Load(taps + 48), k4 = Vector512.Load(taps + 64), k5 = Vector512.Load(taps + 80),
                 k6 = Vector512.Load(taps + 96), k7 = Vector512.Load(taps + 112), k8 = Vector512.Load(taps + 128);
             // G across the kernel's rows (row a of G·k), then across its columns.
             float* at = u + (nint)co * cin + ci;
-            WeightRow(k0, k1, k2, at, step);
-            WeightRow(Half(k0 + k3 + k6), Half(k1 + k4 + k7), Half(k2 + k5 + k8), at + 4 * step, step);
-            WeightRow(Half(k0 - k3 + k6), Half(k1 - k4 + k7), Half(k2 - k5 + k8), at + 8 * step, step);
-            WeightRow(k6, k7, k8, at + 12 * step, step);
-        }
-        float* t = stackalloc float[12];
-        for (; ci < cin; ci++)
-        {
-            float* k = w + ((nint)co * cin + ci) * 9;
-            for (int j = 0; j < 3; j++)
-            {
-                t[j] = k[j];
-                t[3 + j] = 0.5f * (k[j] + k[3 + j] + k[6 + j]);
-                t[6 + j] = 0.5f * (k[j] - k[3 + j] + k[6 + j]);
-                t[9 + j] = k[6 + j];
-            }
-            nint at = (nint)co * cin + ci;
-            for (int a = 0; a < 4; a++)
-            {
-                float* r = t + 3 * a;
-                u[(4 * a + 0) * step + at] = r[0];
-                u[(4 * a + 1) * step + at] = 0.5f * (r[0] + r[1] + r[2]);
-                u[(4 * a + 2) * step + at] = 0.5f * (r[0] - r[1] + r[2]);
-                u[(4 * a + 3) * step + at] = r[2];
-            }
+            WeightRow(k0, k1, k2, at, step, live);
+            WeightRow(Half(k0 + k3 + k6), Half(k1 + k4 + k7), Half(k2 + k5 + k8), at + 4 * step, step, live);
+            WeightRow(Half(k0 - k3 + k6), Half(k1 - k4 + k7), Half(k2 - k5 + k8), at + 8 * step, step, live);
+            WeightRow(k6, k7, k8, at + 12 * step, step, live);
         }
     }
 
@@ -281,12 +262,12 @@ public static unsafe class ConvWinograd
 
     /// <summary>Row a of G·k·Gᵀ from row a of G·k (r0, r1, r2): U_{4a + b} at <paramref name="at"/> + b·step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void WeightRow(Vector512<float> r0, Vector512<float> r1, Vector512<float> r2, float* at, nint step)
+    static void WeightRow(Vector512<float> r0, Vector512<float> r1, Vector512<float> r2, float* at, nint step, Vector512<float> live)
     {
-        r0.Store(at);
-        Half(r0 + r1 + r2).Store(at + step);
-        Half(r0 - r1 + r2).Store(at + 2 * step);
-        r2.Store(at + 3 * step);
+        Avx512F.MaskStore(at, live, r0);
+        Avx512F.MaskStore(at + step, live, Half(r0 + r1 + r2));
+        Avx512F.MaskStore(at + 2 * step, live, Half(r0 - r1 + r2));
+        Avx512F.MaskStore(at + 3 * step, live, r2);
     }
 
     /// <summary>

@@ -31,6 +31,9 @@ public static unsafe class ConvWinograd4
 {
     const int Nr = GemmMicroKernel.Nr, Mr = GemmMicroKernel.Mr, Positions = 36;
 
+    /// <summary>Tile rows that share a vector (two rows of at most 7 tiles in 16 lanes).</summary>
+    const int RowsPerVector = 2;
+
     /// <summary>Floats of a work item's V and M blocks together (1 MB), as in <see cref="ConvWinograd.BlockFloats"/>.</summary>
     public const int BlockFloats = ConvWinograd.BlockFloats;
 
@@ -87,17 +90,19 @@ public static unsafe class ConvWinograd4
 
     /// <summary>
     /// U_ξ[co, ci] = (G·w[co, ci]·Gᵀ)[a, b] for the pairs of output channel <paramref name="co"/>: 36 unpacked Cout×Cin
-    /// matrices. 16 input channels a vector (lane l the pair (co, ci + l), taps moved tap-major first), the rest one by one.
+    /// matrices. 16 input channels a vector (lane l the pair (co, ci + l), taps moved tap-major first by
+    /// <see cref="ConvWinograd.TapMajor"/>; the last vector masked).
     /// </summary>
     static void TransformWeights(float* w, int cout, int cin, int co, float* u)
     {
         nint step = (nint)cout * cin;
         float* taps = stackalloc float[9 * 16];
         var t = stackalloc Vector512<float>[18];
-        int ci = 0;
-        for (; ci + 16 <= cin; ci += 16)
+        for (int ci = 0; ci < cin; ci += 16)
         {
-            ConvBlocked.TapMajor(w + ((nint)co * cin + ci) * 9, taps);
+            int count = Math.Min(16, cin - ci);
+            var live = GemmPacking.FirstLanes(count);
+            ConvWinograd.TapMajor(w + ((nint)co * cin + ci) * 9, taps, count);
             for (int j = 0; j < 3; j++)
             {
                 Vector512<float> c0 = Vector512.Load(taps + 16 * j), c1 = Vector512.Load(taps + 16 * (3 + j)), c2 = Vector512.Load(taps + 16 * (6 + j));
@@ -106,19 +111,7 @@ public static unsafe class ConvWinograd4
             float* at = u + (nint)co * cin + ci;
             for (int a = 0; a < 6; a++)
                 for (int b = 0; b < 6; b++)
-                    (t[3 * a] * G[3 * b] + t[3 * a + 1] * G[3 * b + 1] + t[3 * a + 2] * G[3 * b + 2]).Store(at + (6 * a + b) * step);
-        }
-        float* s = stackalloc float[18];
-        for (; ci < cin; ci++)
-        {
-            float* k = w + ((nint)co * cin + ci) * 9;
-            for (int a = 0; a < 6; a++)
-                for (int j = 0; j < 3; j++)
-                    s[3 * a + j] = G[3 * a] * k[j] + G[3 * a + 1] * k[3 + j] + G[3 * a + 2] * k[6 + j];
-            nint at = (nint)co * cin + ci;
-            for (int a = 0; a < 6; a++)
-                for (int b = 0; b < 6; b++)
-                    u[(6 * a + b) * step + at] = s[3 * a] * G[3 * b] + s[3 * a + 1] * G[3 * b + 1] + s[3 * a + 2] * G[3 * b + 2];
+                    Avx512F.MaskStore(at + (6 * a + b) * step, live, t[3 * a] * G[3 * b] + t[3 * a + 1] * G[3 * b + 1] + t[3 * a + 2] * G[3 * b + 2]);
         }
     }
 
@@ -133,23 +126,25 @@ public static unsafe class ConvWinograd4
 
     /// <summary>
     /// dw[co, ci] = Gᵀ·S[co, ci]·G (t = Gᵀ·S, 3×6, then t·G) for the pairs of output channel <paramref name="co"/>: 16
-    /// input channels a vector (S_ξ is contiguous along ci), the nine taps moved back kernel-major; the rest one by one.
+    /// input channels a vector (S_ξ is contiguous along ci; the last vector masked), the nine taps moved back
+    /// kernel-major (<see cref="ConvWinograd.KernelMajor"/>).
     /// </summary>
     static void WeightsFromSums(float* sum, int cout, int cin, int co, float* dw)
     {
         nint step = (nint)cout * cin;
         float* taps = stackalloc float[9 * 16];
         var t = stackalloc Vector512<float>[18];
-        int ci = 0;
-        for (; ci + 16 <= cin; ci += 16)
+        for (int ci = 0; ci < cin; ci += 16)
         {
+            int count = Math.Min(16, cin - ci);
+            var live = GemmPacking.FirstLanes(count);
             float* s = sum + (nint)co * cin + ci;
             for (int b = 0; b < 6; b++)
             {
                 Vector512<float> t0 = Vector512<float>.Zero, t1 = t0, t2 = t0;
                 for (int a = 0; a < 6; a++)
                 {
-                    var v = Vector512.Load(s + (6 * a + b) * step);
+                    var v = Avx512F.MaskLoad(s + (6 * a + b) * step, live, Vector512<float>.Zero);
                     t0 += G[3 * a] * v; t1 += G[3 * a + 1] * v; t2 += G[3 * a + 2] * v;
                 }
                 t[b] = t0; t[6 + b] = t1; t[12 + b] = t2;
@@ -161,38 +156,18 @@ public static unsafe class ConvWinograd4
                     for (int b = 0; b < 6; b++) acc += t[6 * i + b] * G[3 * b + j];
                     acc.Store(taps + 16 * (3 * i + j));
                 }
-            ConvBlocked.KernelMajor(taps, dw + ((nint)co * cin + ci) * 9);
-        }
-        float* u = stackalloc float[18];
-        for (; ci < cin; ci++)
-        {
-            float* s = sum + (nint)co * cin + ci;
-            for (int i = 0; i < 3; i++)
-                for (int b = 0; b < 6; b++)
-                {
-                    float acc = 0;
-                    for (int a = 0; a < 6; a++) acc += G[3 * a + i] * s[(6 * a + b) * step];
-                    u[6 * i + b] = acc;
-                }
-            float* k = dw + ((nint)co * cin + ci) * 9;
-            for (int i = 0; i < 3; i++)
-                for (int j = 0; j < 3; j++)
-                {
-                    float acc = 0;
-                    for (int b = 0; b < 6; b++) acc += u[6 * i + b] * G[3 * b + j];
-                    k[3 * i + j] = acc;
-                }
+            ConvWinograd.KernelMajor(taps, dw + ((nint)co * cin + ci) * 9, count);
         }
     }
 
     /// <summary>
     /// How the tiles are cut into work items: tile rows counted over the batch (row q = image q / Th, tile row
-    /// q mod Th), <see cref="RowsPerVector"/> = 2 of them a vector, <see cref="RowsPerBlock"/> (a multiple of
+    /// q mod Th), <see cref="RowsPerVector"/> of them a vector, <see cref="RowsPerBlock"/> (a multiple of
     /// it) a block; a block's tiles are the columns of V_ξ and M_ξ (leading dimension <see cref="Ld"/>).
     /// </summary>
     readonly struct Plan
     {
-        public readonly int TilesH, TilesW, TotalRows, RowsPerBlock, Blocks, Ld, RowsPerVector;
+        public readonly int TilesH, TilesW, TotalRows, RowsPerBlock, Blocks, Ld;
         /// <summary>Floats from V_ξ to V_ξ+1 and from M_ξ to M_ξ+1.</summary>
         public readonly nint VStride, MStride;
 
@@ -200,7 +175,6 @@ public static unsafe class ConvWinograd4
         {
             TilesH = (g.OutH + 3) / 4; TilesW = (g.OutW + 3) / 4;
             TotalRows = g.Batch * TilesH;
-            RowsPerVector = 2;
             int fit = Math.Max(1, BlockFloats / (Positions * (g.InChannels + g.OutChannels) * TilesW));
             // Whole vectors of tile rows, and of those the count that fills its last 32-column panel best (up to a quarter
             // over the budget: 18 rows of 7 tiles fill 4 panels but for 2 columns where 16 rows leave half a panel).
@@ -234,9 +208,9 @@ public static unsafe class ConvWinograd4
         // the two rows' splits (pick[j]): lane k (k < Tw) takes column 4·k + j of the first, lane Tw + k of the second.
         readonly Vector512<int> phase01, phase23;
         readonly Vector512<int>[] pick = new Vector512<int>[6];
-        // Output: the 4 tiles from lane s with columns 0, 1 (and 2, 3) interleaved (spread[s]), then the pairs (join).
-        readonly Vector512<int>[] spread = new Vector512<int>[16];
-        readonly Vector512<int> join;
+        // Output: the 4 tiles from lane s with columns 0, 1 (and 2, 3) interleaved (Spread(s)), then the pairs (join); for
+        // tiles 0–3 and 4–7 of the first tile row of a vector and of the second.
+        readonly Vector512<int> firstLeft, firstRight, secondLeft, secondRight, join;
 
         public Job(Conv2dGeometry g, Plan plan, float* x, float* y, float* u, nint packed, float* bias)
         {
@@ -254,9 +228,16 @@ public static unsafe class ConvWinograd4
                     int lane = j % 2 * 8 + k + (j >= 4 ? 1 : 0);
                     pick[j] = pick[j].WithElement(k, lane).WithElement(tw + k, 16 + lane);
                 }
-            for (int s = 0; s < 16; s++)
-                for (int k = 0; k < 8; k++) spread[s] = spread[s].WithElement(k, Math.Min(15, s + k / 2) + (k % 2) * 16);
+            (firstLeft, firstRight, secondLeft, secondRight) = (Spread(0), Spread(4), Spread(tw), Spread(tw + 4));
             for (int k = 0; k < 16; k++) join = join.WithElement(k, 2 * (k / 4) + k % 2 + (k % 4 >= 2 ? 16 : 0));
+        }
+
+        /// <summary>Lanes 2·k and 2·k + 1 take lane s + k of the first and of the second source, for k &lt; 4.</summary>
+        static Vector512<int> Spread(int s)
+        {
+            var v = Vector512<int>.Zero;
+            for (int k = 0; k < 8; k++) v = v.WithElement(k, Math.Min(15, s + k / 2) + (k % 2) * 16);
+            return v;
         }
 
         public void Item(int block)
@@ -403,7 +384,6 @@ public static unsafe class ConvWinograd4
             var o = stackalloc Vector512<float>[16];
             Vector512<float> z = Vector512<float>.Zero, pair = GemmPacking.FirstLanes(2 * tw), single = GemmPacking.FirstLanes(tw);
             Vector512<float> left = GemmPacking.FirstLanes(outW), right = GemmPacking.FirstLanes(outW - 16);
-            Vector512<int> firstLeft = spread[0], firstRight = spread[4], secondLeft = spread[tw], secondRight = spread[tw + 4], jn = join;
             for (int co = 0; co < g.OutChannels; co++)
             {
                 var bv = Vector512.Create(bias == null ? 0f : bias[co]);
@@ -439,8 +419,8 @@ public static unsafe class ConvWinograd4
                         for (int i = 0; i < 4 && oh + i < outH; i++, row += outW)
                         {
                             Vector512<float> c0 = o[4 * i], c1 = o[4 * i + 1], c2 = o[4 * i + 2], c3 = o[4 * i + 3];
-                            Avx512F.MaskStore(row, left, Avx512F.PermuteVar16x32x2(Avx512F.PermuteVar16x32x2(c0, sl, c1), jn, Avx512F.PermuteVar16x32x2(c2, sl, c3)));
-                            Avx512F.MaskStore(row + 16, right, Avx512F.PermuteVar16x32x2(Avx512F.PermuteVar16x32x2(c0, sr, c1), jn, Avx512F.PermuteVar16x32x2(c2, sr, c3)));
+                            Avx512F.MaskStore(row, left, Avx512F.PermuteVar16x32x2(Avx512F.PermuteVar16x32x2(c0, sl, c1), join, Avx512F.PermuteVar16x32x2(c2, sl, c3)));
+                            Avx512F.MaskStore(row + 16, right, Avx512F.PermuteVar16x32x2(Avx512F.PermuteVar16x32x2(c0, sr, c1), join, Avx512F.PermuteVar16x32x2(c2, sr, c3)));
                         }
                     }
                 }
