@@ -117,7 +117,7 @@ public sealed class TensorTests
         var onGpu = Tensor.Zeros([3]).To(GpuTestDevice.Device);
         var ex = Assert.Throws<DeviceMismatchException>(() => _ = Tensor.Zeros([3]) + onGpu);
         Assert.That(ex!.Message, Does.Contain("Add").And.Contain(Device.CpuAcceleratorName));
-        Assert.Throws<DeviceUnavailableException>(() => new Storage(new float[3], new Device(DeviceKind.Gpu, 0, "no-such-kind")));
+        Assert.Throws<DeviceUnavailableException>(() => Storage.Create(new float[3], new Device(DeviceKind.Gpu, 0, "no-such-kind")));
     }
 }
 

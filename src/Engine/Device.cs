@@ -38,6 +38,9 @@ public sealed record Device(DeviceKind Kind, int Index, string Name)
 
     public bool IsGpu => Kind == DeviceKind.Gpu;
 
+    /// <summary>The primitives that run on this device: the one place a device maps to its kernels.</summary>
+    public Backends.IBackend Backend => Kind == DeviceKind.Cpu ? Backends.CpuBackend.Instance : GpuRuntime.Get(this).Backend;
+
     public override string ToString() => Index == 0 ? Name : $"{Name}:{Index}";
 
     /// <summary>Throws unless every tensor lives on <paramref name="device"/> (rank-0 CPU tensors are accepted anywhere).</summary>

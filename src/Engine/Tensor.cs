@@ -35,7 +35,7 @@ public sealed partial class Tensor : IDisposable
     }
 
     internal Tensor(float[] data, int[] shape, Device? device = null)
-        : this(new Storage(data, device ?? Device.Cpu), shape, Shapes.ContiguousStrides(shape), 0)
+        : this(Storage.Create(data, device ?? Device.Cpu), shape, Shapes.ContiguousStrides(shape), 0)
     {
         if (data.Length != Shapes.Numel(shape))
             throw new ShapeMismatchException($"Tensor: {data.Length} values do not fill shape {Shapes.Format(shape)}");
@@ -65,18 +65,21 @@ public sealed partial class Tensor : IDisposable
     }
 
     /// <summary>
-    /// The elements of a contiguous tensor, in row-major order, in host memory. Call <see cref="Contiguous"/> first otherwise.
-    /// On a GPU tensor it copies the values to the host and back before the next GPU op (see <see cref="Storage.Data"/>).
+    /// The elements of a contiguous CPU tensor, in row-major order, in place. Call <see cref="Contiguous"/> first otherwise.
+    /// A tensor on another device has no host memory to show: read it with <see cref="ToArray"/> (a copy) instead.
     /// </summary>
     public Span<float> Span
     {
         get
         {
             if (!IsContiguous) throw new InvalidOperationException($"Span: tensor of shape {Shapes.Format(Shape)} is not contiguous; call Contiguous() first");
-            // On a GPU this is the storage's host copy (see Storage.Data): for ops without a GPU kernel.
+            if (Device.Kind != DeviceKind.Cpu) throw new Backends.NotSupportedOnDeviceException("Span (host memory; read the values with ToArray)", Device);
             return Storage.Data.AsSpan(Offset, Numel);
         }
     }
+
+    /// <summary>The backend that runs this tensor's ops (its device's).</summary>
+    internal Backends.IBackend Backend => Storage.Device.Backend;
 
     // ---------------------------------------------------------------- creation
 
@@ -91,27 +94,21 @@ public sealed partial class Tensor : IDisposable
 
     public static Tensor Full(int[] shape, float value, Device? device = null)
     {
-        if (device is { IsGpu: true })
-        {
-            var t = Empty(shape, device);
-            Gpu.GpuOps.Fill(t, value);
-            return t;
-        }
-        var storage = Storage.Host(Shapes.Numel(shape));
-        if (value != 0f) Array.Fill(storage.Data, value);
-        return new(storage, (int[])shape.Clone(), Shapes.ContiguousStrides(shape), 0);
+        device ??= Device.Cpu;
+        var t = new Tensor(device.Backend.Allocate(Shapes.Numel(shape), zeroed: value == 0f), (int[])shape.Clone(), Shapes.ContiguousStrides(shape), 0);
+        if (value != 0f) device.Backend.Fill(t, value);
+        return t;
     }
 
-    /// <summary>A contiguous tensor whose values the caller will overwrite: uninitialised device memory on a GPU, zeros on the CPU.</summary>
-    internal static Tensor Empty(int[] shape, Device device) =>
-        new(device.IsGpu ? new Storage(device, Shapes.Numel(shape)) : Storage.Host(Shapes.Numel(shape)), (int[])shape.Clone(), Shapes.ContiguousStrides(shape), 0);
-
     /// <summary>
-    /// A contiguous tensor for an op that writes every element before anyone reads it: on the CPU a recycled array
-    /// keeps its old values (no clearing pass), on a GPU uninitialised device memory.
+    /// A contiguous tensor for an op that writes every element before anyone reads it: a recycled array keeps its old
+    /// values (no clearing pass), device memory is uninitialised.
     /// </summary>
     internal static Tensor Uninitialized(int[] shape, Device device) =>
-        device.IsGpu ? Empty(shape, device) : new(Storage.Host(Shapes.Numel(shape), zeroed: false), (int[])shape.Clone(), Shapes.ContiguousStrides(shape), 0);
+        new(device.Backend.Allocate(Shapes.Numel(shape), zeroed: false), (int[])shape.Clone(), Shapes.ContiguousStrides(shape), 0);
+
+    /// <summary>Same as <see cref="Uninitialized"/>.</summary>
+    internal static Tensor Empty(int[] shape, Device device) => Uninitialized(shape, device);
 
     public static Tensor ZerosLike(Tensor t) => Zeros(t.Shape, t.Device);
     public static Tensor OnesLike(Tensor t) => Ones(t.Shape, t.Device);
@@ -129,18 +126,18 @@ public sealed partial class Tensor : IDisposable
     public static Tensor Arange(int n) => Arange(0, n);
 
     /// <summary>Standard normal samples from a seeded <see cref="Generator"/>.</summary>
-    public static Tensor Randn(int[] shape, Generator g, float mean = 0f, float std = 1f)
+    public static Tensor Randn(int[] shape, Generator g, float mean = 0f, float std = 1f, Device? device = null)
     {
-        var t = Zeros(shape);
-        g.FillNormal(t.Storage.Data, mean, std);
+        var t = Uninitialized(shape, device ?? Device.Cpu);
+        t.Backend.FillRandom(t, g, normal: true, mean, std);
         return t;
     }
 
     /// <summary>Uniform samples in [low, high) from a seeded <see cref="Generator"/>.</summary>
-    public static Tensor Rand(int[] shape, Generator g, float low = 0f, float high = 1f)
+    public static Tensor Rand(int[] shape, Generator g, float low = 0f, float high = 1f, Device? device = null)
     {
-        var t = Zeros(shape);
-        g.FillUniform(t.Storage.Data, low, high);
+        var t = Uninitialized(shape, device ?? Device.Cpu);
+        t.Backend.FillRandom(t, g, normal: false, low, high);
         return t;
     }
 
@@ -186,9 +183,8 @@ public sealed partial class Tensor : IDisposable
     /// <summary>A deep copy of the values (a leaf, no graph), on the same device.</summary>
     public Tensor Clone()
     {
-        if (!Device.IsGpu) return new(Contiguous().Span.ToArray(), (int[])Shape.Clone(), Device);
-        var y = Empty(Shape, Device);
-        y.AssignStrided(this);
+        var y = Uninitialized(Shape, Device);
+        Backend.Copy(y, this);
         return y;
     }
 
@@ -197,8 +193,8 @@ public sealed partial class Tensor : IDisposable
     {
         if (!Shapes.SameShape(Shape, src.Shape))
             throw new ShapeMismatchException($"CopyFrom: source shape {Shapes.Format(src.Shape)} differs from destination {Shapes.Format(Shape)}");
-        if (Device.IsGpu || src.Device.IsGpu) { AssignStrided(src.Device == Device ? src : src.To(Device)); return; }
-        src.Contiguous().Span.CopyTo(Span);
+        using var _ = GradMode.NoGrad();
+        Backend.Copy(this, src.Device == Device || Device.IsHostScalar(src) ? src : src.Detach().To(Device));
     }
 
     /// <summary>Sets this leaf and its gradient flag; returns this, for chaining at creation.</summary>
@@ -210,9 +206,8 @@ public sealed partial class Tensor : IDisposable
     /// <summary>True when every element is finite.</summary>
     public bool AllFinite()
     {
-        if (Device.IsGpu) return Gpu.GpuOps.CountNonFinite(this) == 0;
-        foreach (var v in Contiguous().Span) if (!float.IsFinite(v)) return false;
-        return true;
+        using var _ = GradMode.NoGrad();
+        return Backend.CountNonFinite(Detach().Contiguous()) == 0;
     }
 
     // ---------------------------------------------------------------- devices
@@ -227,7 +222,7 @@ public sealed partial class Tensor : IDisposable
         ArgumentNullException.ThrowIfNull(device);
         if (device == Device) return this;
         var values = ToArray();
-        var y = new Tensor(new Storage(values, device), (int[])Shape.Clone(), Shapes.ContiguousStrides(Shape), 0);
+        var y = new Tensor(device.Backend.FromHost(values), (int[])Shape.Clone(), Shapes.ContiguousStrides(Shape), 0);
         var from = Device;
         return Backprop.Record("To", y, [this], g => Backprop.Accumulate(this, g.To(from)), device.ToString());
     }
@@ -239,7 +234,7 @@ public sealed partial class Tensor : IDisposable
         if (!IsLeaf) throw new InvalidOperationException($"MoveTo: only leaf tensors move in place; this one was made by {Node!.Op}");
         var old = Storage;
         var values = ToArray();
-        Storage = new Storage(values, device);
+        Storage = device.Backend.FromHost(values);
         Strides.AsSpan().Clear();
         Shapes.ContiguousStrides(Shape).CopyTo(Strides, 0);
         Offset = 0;

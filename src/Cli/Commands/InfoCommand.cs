@@ -28,6 +28,19 @@ public static class InfoCommand
         if (!gpus.Any(d => d.Device.Name != Device.CpuAcceleratorName))
             table.AddRow("GPU devices", "no CUDA or usable OpenCL device found");
         AnsiConsole.Write(table);
+        AnsiConsole.Write(PrimitivesTable(device));
         return 0;
+    }
+
+    /// <summary>Which backend primitives each device implements: the CPU's, and the device in use when it is another.</summary>
+    static Table PrimitivesTable(Device device)
+    {
+        var backends = new List<Engine.Backends.IBackend> { Device.Cpu.Backend };
+        if (device != Device.Cpu) backends.Add(device.Backend);
+        var table = new Table().AddColumn("primitive");
+        foreach (var b in backends) table.AddColumn(b.Device.ToString());
+        foreach (var p in Enum.GetValues<Engine.Backends.Primitive>())
+            table.AddRow([p.ToString(), .. backends.Select(b => b.Primitives[p] ? "yes" : "[red]no[/]")]);
+        return table;
     }
 }

@@ -61,13 +61,13 @@ public static class Backprop
     public static void AccumulateSlice(Tensor input, int axis, int start, Tensor g)
     {
         if (!input.RequiresGrad) return;
-        if (!input.IsLeaf && input.PendingGradOwned && input.PendingGrad is { Device.IsGpu: false } pending)
+        if (!input.IsLeaf && input.PendingGradOwned && input.PendingGrad is { } pending)
         {
-            pending.Slice(axis, start, g.Shape[axis]).AddStrided(g);
+            pending.Backend.AddInto(pending.Slice(axis, start, g.Shape[axis]), g);
             return;
         }
         var full = Tensor.Zeros(input.Shape, g.Device);
-        full.Slice(axis, start, g.Shape[axis]).AssignStrided(g);
+        full.Backend.Copy(full.Slice(axis, start, g.Shape[axis]), g);
         AccumulateFresh(input, full);
     }
 

@@ -8,14 +8,21 @@ namespace Engine.Gpu;
 /// Device memory of one GPU, pooled: a freed buffer goes back to a free list by size and is handed out again, so a
 /// training loop that allocates the same shapes every step stops allocating after its first step. Buffers are
 /// returned by <see cref="Storage.Dispose"/> (deterministic) or, for storages that are simply dropped, by the
-/// garbage collector through <see cref="DeviceLease"/>'s finalizer (queued, taken back on the next rent). When an
-/// allocation fails the pool frees what it caches, collects garbage, and tries once more before throwing
+/// garbage collector through <see cref="DeviceLease"/>'s finalizer (queued, taken back on the next rent). As the
+/// collector does not see device memory, a rent that finds its free list empty after <see cref="CollectAfterBytes"/>
+/// of fresh allocations runs a full collection first, so the intermediates a step dropped come back before the device
+/// grows (doubling the distance, up to 64×, while collections find nothing). When an allocation fails the pool frees what it caches, collects garbage, and tries once more before throwing
 /// <see cref="DeviceOutOfMemoryException"/> with the size asked for.
 /// </summary>
 internal sealed class BufferPool(Device device, Accelerator accelerator)
 {
     /// <summary>Sizes are rounded up to whole 4 KiB, so nearby lengths share a free list.</summary>
     const long Granule = 1024;
+
+    /// <summary>Fresh device bytes after which a rent with an empty free list collects garbage first.</summary>
+    public const long CollectAfterBytes = 64L << 20;
+
+    long freshSinceCollection, collectAfter = CollectAfterBytes;
 
     readonly Dictionary<long, Stack<MemoryBuffer1D<float, Stride1D.Dense>>> free = [];
     readonly ConcurrentQueue<MemoryBuffer1D<float, Stride1D.Dense>> finalized = new();
@@ -38,13 +45,27 @@ internal sealed class BufferPool(Device device, Accelerator accelerator)
             DrainFinalized();
             long size = Math.Max(Granule, (length + Granule - 1) / Granule * Granule);
             MemoryBuffer1D<float, Stride1D.Dense> buffer;
-            if (free.TryGetValue(size, out var stack) && stack.Count > 0)
+            if ((!free.TryGetValue(size, out var stack) || stack.Count == 0) && freshSinceCollection >= collectAfter)
+            {
+                // Dropped storages wait for their leases' finalizers: run them now rather than growing the device's memory.
+                freshSinceCollection = 0;
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                DrainFinalized();
+                bool found = free.TryGetValue(size, out stack) && stack.Count > 0;
+                collectAfter = found ? CollectAfterBytes : Math.Min(2 * collectAfter, 64 * CollectAfterBytes);
+            }
+            if (stack is not null && stack.Count > 0)
             {
                 buffer = stack.Pop();
                 BytesCached -= size * sizeof(float);
                 Reuses++;
             }
-            else buffer = Allocate(size);
+            else
+            {
+                buffer = Allocate(size);
+                freshSinceCollection += size * sizeof(float);
+            }
             live.Add(buffer);
             BytesInUse += size * sizeof(float);
             return new DeviceLease(this, buffer);

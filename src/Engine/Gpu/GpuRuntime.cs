@@ -130,4 +130,8 @@ internal sealed class GpuDevice(Device device, Accelerator accelerator)
     public Accelerator Accelerator { get; } = accelerator;
     public GpuKernels Kernels { get; } = GpuKernels.For(accelerator);
     public BufferPool Pool { get; } = new(device, accelerator);
+
+    /// <summary>The primitives on this device.</summary>
+    public Backends.IlgpuBackend Backend => backend ??= new Backends.IlgpuBackend(this);
+    Backends.IlgpuBackend? backend;
 }

@@ -38,7 +38,8 @@ public sealed class BatchNorm2d : Layer
     public override Tensor Forward(Tensor x)
     {
         bool useBatch = Training || RunningMean is null;
-        if (Training && NumBatchesTracked is not null) NumBatchesTracked.Span[0] += 1f;
+        if (Training && NumBatchesTracked is not null)
+            using (Autograd.GradMode.NoGrad()) NumBatchesTracked.CopyFrom(NumBatchesTracked + 1f);
         return Tensor.BatchNorm2d(x, RunningMean, RunningVar, Weight, Bias, useBatch, Momentum, Eps);
     }
 }

@@ -1,5 +1,4 @@
 using Engine.Autograd;
-using Kernels.Cpu;
 
 namespace Engine;
 
@@ -17,36 +16,19 @@ public sealed partial class Tensor
         var (heads, tq, tk, d) = AttentionShapes("Attention", q, k, v);
         float s = scale ?? 1f / MathF.Sqrt(d);
         q = q.Contiguous(); k = k.Contiguous(); v = v.Contiguous();
-        if (q.Device.IsGpu) return AttentionGpu(q, k, v, heads, tq, tk, d, s, causal);
+        var backend = q.Backend;
+        if (d > backend.AttentionMaxHeadDim) return AttentionComposed(q, k, v, causal, s);
         var o = Uninitialized(q.Shape, q.Device);                                  // every variant writes all of O, dQ, dK, dV
-        var lse = new float[heads * tq];
-        Attention_Forward(heads, tq, tk, d, s, causal, q.Span, k.Span, v.Span, o.Span, lse);
+        var lse = Uninitialized([heads * tq], q.Device);
+        backend.AttentionForward(heads, tq, tk, d, s, causal, q, k, v, o, lse);
         return Backprop.Record("Attention", o, [q, k, v], g =>
         {
             g = g.Contiguous();
             var dq = Uninitialized(q.Shape, q.Device); var dk = Uninitialized(k.Shape, k.Device); var dv = Uninitialized(v.Shape, v.Device);
-            Attention_Backward(heads, tq, tk, d, s, causal, q.Span, k.Span, v.Span, o.Span, lse, g.Span, dq.Span, dk.Span, dv.Span);
-            Backprop.Accumulate(q, dq); Backprop.Accumulate(k, dk); Backprop.Accumulate(v, dv);
+            backend.AttentionBackward(heads, tq, tk, d, s, causal, q, k, v, o, lse, g, dq, dk, dv);
+            Backprop.AccumulateFresh(q, dq); Backprop.AccumulateFresh(k, dk); Backprop.AccumulateFresh(v, dv);
         }, $"Tq={tq}, Tk={tk}, D={d}{(causal ? ", causal" : "")}");
     }
-
-    /// <summary>The fused GPU kernels (head width ≤ 64); wider heads take the composed path, which runs on the GPU's MatMul and softmax.</summary>
-    static Tensor AttentionGpu(Tensor q, Tensor k, Tensor v, int heads, int tq, int tk, int d, float s, bool causal)
-    {
-        if (d > Kernels.Gpu.GpuKernels.AttentionMaxHeadDim) return AttentionComposed(q, k, v, causal, s);
-        var o = Empty(q.Shape, q.Device);
-        var lse = Empty([heads * tq], q.Device);
-        Gpu.GpuOps.AttentionForward(heads, tq, tk, d, s, causal, q, k, v, o, lse);
-        return Backprop.Record("Attention", o, [q, k, v], g =>
-        {
-            var dq = Empty(q.Shape, q.Device); var dk = Empty(k.Shape, k.Device); var dv = Empty(v.Shape, v.Device);
-            Gpu.GpuOps.AttentionBackward(heads, tq, tk, d, s, causal, q, k, v, o, lse, g, dq, dk, dv);
-            Backprop.Accumulate(q, dq); Backprop.Accumulate(k, dk); Backprop.Accumulate(v, dv);
-        }, $"Tq={tq}, Tk={tk}, D={d}{(causal ? ", causal" : "")}");
-    }
-
-    static AttentionForwardKernel Attention_Forward => KernelRegistry.FastAttentionForward;
-    static AttentionBackwardKernel Attention_Backward => KernelRegistry.FastAttentionBackward;
 
     /// <summary>Attention from primitives: MatMul, a stable softmax through LogSumExp, MatMul. Materialises Tq×Tk.</summary>
     public static Tensor AttentionComposed(Tensor q, Tensor k, Tensor v, bool causal = false, float? scale = null)

@@ -1,11 +1,10 @@
 using Engine.Autograd;
-using Kernels.Cpu;
 
 namespace Engine;
 
 // Batch normalisation over (N, C, H, W): one mean and variance per channel, over the batch and the plane.
 // Training uses the batch statistics (and updates the running buffers); evaluation uses the running ones.
-// The loops are the batch-norm kernels of Kernels.Cpu.Norm.
+// The loops are the backend's batch-norm primitives.
 public sealed partial class Tensor
 {
     /// <summary>
@@ -32,30 +31,22 @@ public sealed partial class Tensor
         Device.Common(op, [x, .. new[] { weight, bias, runningMean, runningVar }.OfType<Tensor>()]);
 
         var xc = x.Contiguous(); var wc = weight?.Contiguous(); var bc = bias?.Contiguous();
-        var mean = new float[c]; var rstd = new float[c];
+        var backend = x.Backend;
+        var mean = Uninitialized([c], x.Device); var rstd = Uninitialized([c], x.Device);
         if (training)
         {
-            var variance = new float[c];
-            KernelRegistry.FastBatchNormStats(n, c, s, xc.Span, mean, variance);
-            if (runningMean is not null && runningVar is not null)
-            {
-                var rm = runningMean.Span; var rv = runningVar.Span;
-                for (int ch = 0; ch < c; ch++)
-                {
-                    rm[ch] = (float)((1 - momentum) * rm[ch] + momentum * (double)mean[ch]);
-                    rv[ch] = (float)((1 - momentum) * rv[ch] + momentum * (double)variance[ch] * count / (count - 1));
-                }
-            }
-            for (int ch = 0; ch < c; ch++) rstd[ch] = (float)(1.0 / Math.Sqrt(variance[ch] + (double)eps));
+            var variance = Uninitialized([c], x.Device);
+            backend.BatchNormStats(n, c, s, xc, mean, variance);
+            backend.BatchNormUpdate(runningMean?.Contiguous(), runningVar?.Contiguous(), mean, variance, momentum, count, eps, rstd);
         }
         else
         {
-            var rm = runningMean!.Contiguous().Span; var rv = runningVar!.Contiguous().Span;
-            for (int ch = 0; ch < c; ch++) { mean[ch] = rm[ch]; rstd[ch] = (float)(1.0 / Math.Sqrt(rv[ch] + (double)eps)); }
+            backend.Copy(mean, runningMean!);
+            backend.InverseStd(runningVar!.Contiguous(), eps, rstd);
         }
 
-        var y = Zeros(x.Shape, x.Device);
-        KernelRegistry.FastBatchNormForward(n, c, s, xc.Span, mean, rstd, wc is null ? default : wc.Span, bc is null ? default : bc.Span, y.Span);
+        var y = Uninitialized(x.Shape, x.Device);                                    // the kernel writes every element
+        backend.BatchNormForward(n, c, s, xc, mean, rstd, wc, bc, y);
 
         Tensor[] inputs = [xc, .. new[] { wc, bc }.OfType<Tensor>()];
         return Backprop.Record(op, y, inputs, g =>
@@ -64,11 +55,10 @@ public sealed partial class Tensor
             var dx = xc.RequiresGrad ? Zeros(xc.Shape, xc.Device) : null;
             var dw = wc is { RequiresGrad: true } ? Zeros(wc.Shape, wc.Device) : null;
             var db = bc is { RequiresGrad: true } ? Zeros(bc.Shape, bc.Device) : null;
-            KernelRegistry.FastBatchNormBackward(n, c, s, training, xc.Span, mean, rstd, wc is null ? default : wc.Span, g.Span,
-                dx is null ? default : dx.Span, dw is null ? default : dw.Span, db is null ? default : db.Span);
-            if (dx is not null) Backprop.Accumulate(xc, dx);
-            if (dw is not null) Backprop.Accumulate(wc!, dw);
-            if (db is not null) Backprop.Accumulate(bc!, db);
+            backend.BatchNormBackward(n, c, s, training, xc, mean, rstd, wc, g.Contiguous(), dx, dw, db);
+            if (dx is not null) Backprop.AccumulateFresh(xc, dx);
+            if (dw is not null) Backprop.AccumulateFresh(wc!, dw);
+            if (db is not null) Backprop.AccumulateFresh(bc!, db);
         }, $"training={training}, momentum={momentum}, eps={eps}");
     }
 

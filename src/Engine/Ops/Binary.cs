@@ -93,36 +93,15 @@ public sealed partial class Tensor
     {
         if (!Shapes.SameShape(Shape, other.Shape))
             other = other.Expand(Shape);
-        if (Device.IsGpu) { Gpu.GpuOps.Axpy(scale, other.Contiguous(), this); return; }
-        Elementwise.Axpy(scale, other.Contiguous().Span, Span);
+        using var _ = GradMode.NoGrad();
+        Backend.Axpy(scale, other.Detach().Contiguous(), this);
     }
 
-    /// <summary>The broadcasting driver: picks the contiguous, scalar-operand or strided row kernel.</summary>
+    /// <summary>The broadcasting driver: checks devices and shapes, then the backend's binary kernel.</summary>
     internal static Tensor Broadcast<T>(string op, Tensor a, Tensor b) where T : IBinaryOp
     {
         var device = Device.Common(op, a, b);
         var shape = Shapes.Broadcast(op, a.Shape, b.Shape);
-        if (device.IsGpu) return Gpu.GpuOps.Binary<T>(device, a, b, shape);
-        var y = Uninitialized(shape, device);                                      // every path below writes every element
-        var yd = y.Storage.Data;
-        if (y.Numel == 0) return y;
-        bool aFull = a.IsContiguous && Shapes.SameShape(a.Shape, shape);
-        bool bFull = b.IsContiguous && Shapes.SameShape(b.Shape, shape);
-        if (aFull && bFull) { Elementwise.Binary<T>(a.Span, b.Span, y.Span); return y; }
-        if (aFull && b.Numel == 1) { Elementwise.BinaryScalarB<T>(a.Span, b.Storage.Data[b.Offset], y.Span); return y; }
-        if (bFull && a.Numel == 1) { Elementwise.BinaryScalarA<T>(a.Storage.Data[a.Offset], b.Span, y.Span); return y; }
-
-        var walk = Strided.Coalesce(shape, y.Strides, Strided.BroadcastStrides(a, shape), Strided.BroadcastStrides(b, shape));
-        int n = walk.Length, ia = walk.AStep, ib = walk.BStep;
-        var ad = a.Storage.Data; var bd = b.Storage.Data;
-        Strided.ForEachRow(walk, 0, a.Offset, b.Offset, (o, ao, bo) =>
-        {
-            var dst = yd.AsSpan(o, n);
-            if (ia == 1 && ib == 1) Elementwise.Binary<T>(ad.AsSpan(ao, n), bd.AsSpan(bo, n), dst);
-            else if (ia == 1 && ib == 0) Elementwise.BinaryScalarB<T>(ad.AsSpan(ao, n), bd[bo], dst);
-            else if (ia == 0 && ib == 1) Elementwise.BinaryScalarA<T>(ad[ao], bd.AsSpan(bo, n), dst);
-            else Elementwise.BinaryStrided<T>(ad.AsSpan(ao), ia, bd.AsSpan(bo), ib, dst, n);
-        });
-        return y;
+        return device.Backend.Binary<T>(a, b, shape);
     }
 }

@@ -25,15 +25,10 @@ public sealed partial class Tensor
     {
         var device = Device.Common("Where", condition, a, b);
         var shape = Shapes.Broadcast("Where", Shapes.Broadcast("Where", condition.Shape, a.Shape), b.Shape);
-        var c = condition.Expand(shape).Contiguous().Span;
-        var av = a.Detach().Expand(shape).Contiguous().Span;
-        var bv = b.Detach().Expand(shape).Contiguous().Span;
-        var y = Zeros(shape, device);
-        var ys = y.Span;
-        for (int i = 0; i < ys.Length; i++) ys[i] = c[i] != 0 ? av[i] : bv[i];
+        var y = device.Backend.Where(condition.Detach(), a.Detach(), b.Detach(), shape);
         return Backprop.Record("Where", y, [a, b], g =>
         {
-            var zero = ZerosLike(g);
+            var zero = Scalar(0f);                                               // a host scalar broadcasts on any device
             if (a.RequiresGrad) Backprop.Accumulate(a, Where(condition, g, zero));
             if (b.RequiresGrad) Backprop.Accumulate(b, Where(condition, zero, g));
         });

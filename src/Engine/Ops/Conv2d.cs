@@ -34,10 +34,9 @@ public sealed partial class Tensor
             throw new ShapeMismatchException($"{op}: input {Shapes.Format(x.Shape)} is smaller than the dilated kernel of weight {Shapes.Format(weight.Shape)} (padding {padding}, dilation {dilation})");
 
         var xc = x.Contiguous(); var wc = weight.Contiguous(); var bc = bias?.Contiguous();
-        bool gpu = x.Device.IsGpu;
+        var backend = x.Backend;
         var y = Uninitialized([n, cout, geo.OutH, geo.OutW], x.Device);              // the kernels overwrite every element
-        if (gpu) Gpu.GpuOps.Conv2dForward(geo, xc, wc, bc, y);
-        else KernelRegistry.FastConv2dForward(geo, xc.Span, wc.Span, bc is null ? default : bc.Span, y.Span);
+        backend.Conv2dForward(geo, xc, wc, bc, y);
         Tensor[] inputs = bc is null ? [xc, wc] : [xc, wc, bc];
         return Backprop.Record(op, y, inputs, gy =>
         {
@@ -45,29 +44,17 @@ public sealed partial class Tensor
             if (xc.RequiresGrad)
             {
                 var dx = Uninitialized(xc.Shape, xc.Device);
-                if (gpu) Gpu.GpuOps.Conv2dInputGrad(geo, g, wc, dx);
-                else KernelRegistry.FastConv2dInputGrad(geo, g.Span, wc.Span, dx.Span);
+                backend.Conv2dInputGrad(geo, g, wc, dx);
                 Backprop.AccumulateFresh(xc, dx);
             }
             if (wc.RequiresGrad)
             {
                 var dw = Uninitialized(wc.Shape, wc.Device);
-                if (gpu) Gpu.GpuOps.Conv2dWeightGrad(geo, xc, g, dw);
-                else KernelRegistry.FastConv2dWeightGrad(geo, xc.Span, g.Span, dw.Span);
+                backend.Conv2dWeightGrad(geo, xc, g, dw);
                 Backprop.AccumulateFresh(wc, dw);
             }
-            if (bc is not null && bc.RequiresGrad) Backprop.AccumulateFresh(bc, ChannelBiasGrad(g));
+            if (bc is not null && bc.RequiresGrad) Backprop.AccumulateFresh(bc, backend.ChannelSum(g));
         }, ConvAttributes(stride, padding, dilation, groups));
-    }
-
-    /// <summary>The bias gradient of a convolution: dy (N, C, H, W), contiguous, summed over N, H and W → (C).</summary>
-    static Tensor ChannelBiasGrad(Tensor dy)
-    {
-        if (dy.Device.IsGpu)
-            using (GradMode.NoGrad()) return dy.Detach().Sum([0, 2, 3]);
-        var db = Zeros([dy.Shape[1]]);
-        KernelRegistry.FastConv2dBiasGrad(dy.Shape[0], dy.Shape[1], dy.Shape[2] * dy.Shape[3], dy.Span, db.Span);
-        return db;
     }
 
     /// <summary>Rank, positivity and group checks shared by Conv2d and ConvTranspose2d.</summary>

@@ -40,51 +40,27 @@ public sealed partial class Tensor
         var geo = Conv2dGeometry.Of(n, cout, ho, wo, cin, kh, kw, stride.H, stride.W, padding.H, padding.W, dilation.H, dilation.W, groups)
             with { OutH = h, OutW = w };
         var xc = x.Contiguous(); var wc = weight.Contiguous(); var bc = bias?.Contiguous();
-        bool gpu = x.Device.IsGpu;
-        var y = Empty([n, cout, ho, wo], x.Device);
-        if (gpu) Gpu.GpuOps.Conv2dInputGrad(geo, xc, wc, y);
-        else KernelRegistry.FastConv2dInputGrad(geo, xc.Span, wc.Span, y.Span);
-        if (bc is not null) AddChannelBias(y, bc);
+        var backend = x.Backend;
+        var y = Uninitialized([n, cout, ho, wo], x.Device);                       // the input-gradient kernel writes every element
+        backend.Conv2dInputGrad(geo, xc, wc, y);
+        if (bc is not null) backend.AddChannelBias(y, bc);
         Tensor[] inputs = bc is null ? [xc, wc] : [xc, wc, bc];
         return Backprop.Record(op, y, inputs, gy =>
         {
             var g = gy.Contiguous();
             if (xc.RequiresGrad)
             {
-                var dx = Empty(xc.Shape, xc.Device);
-                if (gpu) Gpu.GpuOps.Conv2dForward(geo, g, wc, null, dx);
-                else KernelRegistry.FastConv2dForward(geo, g.Span, wc.Span, default, dx.Span);
-                Backprop.Accumulate(xc, dx);
+                var dx = Uninitialized(xc.Shape, xc.Device);
+                backend.Conv2dForward(geo, g, wc, null, dx);
+                Backprop.AccumulateFresh(xc, dx);
             }
             if (wc.RequiresGrad)
             {
-                var dw = Empty(wc.Shape, wc.Device);
-                if (gpu) Gpu.GpuOps.Conv2dWeightGrad(geo, g, xc, dw);
-                else KernelRegistry.FastConv2dWeightGrad(geo, g.Span, xc.Span, dw.Span);
-                Backprop.Accumulate(wc, dw);
+                var dw = Uninitialized(wc.Shape, wc.Device);
+                backend.Conv2dWeightGrad(geo, g, xc, dw);
+                Backprop.AccumulateFresh(wc, dw);
             }
-            if (bc is not null && bc.RequiresGrad) Backprop.Accumulate(bc, ChannelBiasGrad(g));
+            if (bc is not null && bc.RequiresGrad) Backprop.AccumulateFresh(bc, backend.ChannelSum(g));
         }, ConvAttributes(stride, padding, dilation, groups) + $", output_padding={outputPadding.H}×{outputPadding.W}");
-    }
-
-    /// <summary>y[n, c, ...] += bias[c] in place on a contiguous (N, C, ...) tensor. Not recorded.</summary>
-    static void AddChannelBias(Tensor y, Tensor bias)
-    {
-        int n = y.Shape[0], c = y.Shape[1], plane = y.Numel / Math.Max(1, n * c);
-        if (y.Device.IsGpu)
-        {
-            using var _ = GradMode.NoGrad();
-            var rows = y.Detach().Reshape(n, c, plane);
-            rows.AssignStrided(rows + bias.Detach().Reshape(1, c, 1));
-            return;
-        }
-        var ys = y.Span; var bs = bias.Span;
-        for (int i = 0; i < n; i++)
-            for (int ch = 0; ch < c; ch++)
-            {
-                var row = ys.Slice((i * c + ch) * plane, plane);
-                float b = bs[ch];
-                for (int j = 0; j < row.Length; j++) row[j] += b;
-            }
     }
 }

@@ -21,18 +21,12 @@ public sealed partial class Tensor
         if (!training || p == 0f) return this;
         Device.Common("Dropout", this);
         var x = Contiguous();
-        var mask = Zeros(Shape, Device);
-        var m = mask.Span;
-        g.FillUniform(m);
-        float scale = 1f / (1f - p);
-        for (int i = 0; i < m.Length; i++) m[i] = m[i] >= p ? scale : 0f;
-        var y = Zeros(Shape, Device);
-        Elementwise.Binary<MulOp>(x.Span, m, y.Span);
-        return Backprop.Record("Dropout", y, [x], grad =>
-        {
-            var dx = Zeros(x.Shape, x.Device);
-            Elementwise.Binary<MulOp>(grad.Span, mask.Span, dx.Span);
-            Backprop.Accumulate(x, dx);
-        }, $"p={p}");
+        var backend = x.Backend;
+        var uniform = Rand(Shape, g, device: Device);
+        var keep = backend.Binary<GreaterEqualOp>(uniform, Scalar(p), Shape);
+        var mask = backend.Binary<MulOp>(keep, Scalar(1f / (1f - p)), Shape);
+        uniform.Dispose(); keep.Dispose();
+        var y = backend.Binary<MulOp>(x, mask, Shape);
+        return Backprop.Record("Dropout", y, [x], grad => Backprop.AccumulateFresh(x, backend.Binary<MulOp>(grad.Contiguous(), mask, x.Shape)), $"p={p}");
     }
 }

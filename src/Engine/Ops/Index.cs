@@ -16,20 +16,21 @@ public sealed partial class Tensor
         var x = Contiguous();
         int outer = Shapes.Numel(Shape.AsSpan(0, axis)), inner = Shapes.Numel(Shape.AsSpan(axis + 1));
         var shape = (int[])Shape.Clone(); shape[axis] = indices.Length;
-        var y = Zeros(shape, Device);
-        var xs = x.Span; var ys = y.Span;
-        for (int o = 0; o < outer; o++)
-            for (int j = 0; j < indices.Length; j++)
-                xs.Slice((o * size + indices[j]) * inner, inner).CopyTo(ys.Slice((o * indices.Length + j) * inner, inner));
-        return Backprop.Record("IndexSelect", y, [x], g =>
+        return Gathered("IndexSelect", x, shape, outer, size, inner, indices.Length, perRow: false, (int[])indices.Clone(), $"axis={axis}, n={indices.Length}");
+    }
+
+    /// <summary>The gather of <see cref="IndexSelect"/> and <see cref="Gather"/> on the backend, and its scatter-add backward.</summary>
+    static Tensor Gathered(string op, Tensor x, int[] shape, int outer, int size, int inner, int k, bool perRow, int[] index, string attrs)
+    {
+        var backend = x.Backend;
+        var y = Uninitialized(shape, x.Device);                                    // every element is gathered
+        backend.Gather(outer, size, inner, k, perRow, index, x, y);
+        return Backprop.Record(op, y, [x], g =>
         {
             var dx = Zeros(x.Shape, x.Device);
-            var gs = g.Span; var ds = dx.Span;
-            for (int o = 0; o < outer; o++)
-                for (int j = 0; j < indices.Length; j++)
-                    Kernels.Cpu.Elementwise.Axpy(1f, gs.Slice((o * indices.Length + j) * inner, inner), ds.Slice((o * size + indices[j]) * inner, inner));
-            Backprop.Accumulate(x, dx);
-        }, $"axis={axis}, n={indices.Length}");
+            backend.GatherBackward(outer, size, inner, k, perRow, index, g.Contiguous(), dx);
+            Backprop.AccumulateFresh(x, dx);
+        }, attrs);
     }
 
     /// <summary>
@@ -48,30 +49,8 @@ public sealed partial class Tensor
         int k = index.Length / (outer * inner);
         foreach (var i in index)
             if ((uint)i >= (uint)size) throw new ArgumentOutOfRangeException(nameof(index), $"Gather: index {i} is out of range for axis {axis} of size {size} in {Shapes.Format(Shape)}");
-        var x = Contiguous();
         var shape = (int[])Shape.Clone(); shape[axis] = k;
-        var y = Zeros(shape, Device);
-        var xs = x.Span; var ys = y.Span;
-        for (int o = 0; o < outer; o++)
-            for (int j = 0; j < k; j++)
-                for (int i = 0; i < inner; i++)
-                {
-                    int p = (o * k + j) * inner + i;
-                    ys[p] = xs[(o * size + index[p]) * inner + i];
-                }
-        return Backprop.Record("Gather", y, [x], g =>
-        {
-            var dx = Zeros(x.Shape, x.Device);
-            var gs = g.Span; var ds = dx.Span;
-            for (int o = 0; o < outer; o++)
-                for (int j = 0; j < k; j++)
-                    for (int i = 0; i < inner; i++)
-                    {
-                        int p = (o * k + j) * inner + i;
-                        ds[(o * size + index[p]) * inner + i] += gs[p];
-                    }
-            Backprop.Accumulate(x, dx);
-        }, $"axis={axis}");
+        return Gathered("Gather", Contiguous(), shape, outer, size, inner, k, perRow: true, (int[])index.Clone(), $"axis={axis}");
     }
 
     /// <summary>A (N, classes) matrix with a 1 at each label.</summary>

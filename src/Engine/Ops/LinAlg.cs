@@ -177,10 +177,10 @@ public sealed partial class Tensor
     }
 
     /// <summary>
-    /// The values of a contiguous tensor as host memory: the factorisations run in double on the CPU, so a GPU
-    /// tensor's (small) matrices are copied down and the result copied back to its device.
+    /// A copy of the values of a contiguous tensor in host memory: the factorisations run in double precision on the
+    /// host on every device (the matrices are small: a flow's channel mixing), and the result goes back to the tensor's device.
     /// </summary>
-    static ReadOnlySpan<float> HostValues(Tensor contiguous) => contiguous.Device.IsGpu ? contiguous.ToArray() : contiguous.Span;
+    static ReadOnlySpan<float> HostValues(Tensor contiguous) => contiguous.ToArray();
 
     int CheckSquare(string op)
     {

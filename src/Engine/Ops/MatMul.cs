@@ -1,5 +1,4 @@
 using Engine.Autograd;
-using Kernels.Cpu;
 
 namespace Engine;
 
@@ -17,16 +16,8 @@ public sealed partial class Tensor
             throw new ShapeMismatchException($"MatMul: inner sizes differ: {Shapes.Format(a.Shape)} @ {Shapes.Format(b.Shape)} ({k} vs {b.Shape[^2]})");
         var batch = Shapes.Broadcast("MatMul", a.Shape[..^2], b.Shape[..^2]);
         var y = k > 0 ? Uninitialized([.. batch, m, n], device) : Zeros([.. batch, m, n], device);   // the GEMM (β = 0) writes every element
-        var A = MatrixOperand.Of(a, batch);
-        var B = MatrixOperand.Of(b, batch);
         int count = Shapes.Numel(batch);
-        if (device.IsGpu && y.Numel > 0)
-            Gpu.GpuOps.BatchedGemm(A.Source, A.Transposed, A.Ld, A.OffsetOf, B.Source, B.Transposed, B.Ld, B.OffsetOf, y, count, m, n, k);
-        var yd = device.IsGpu ? [] : y.Storage.Data;
-        var gemm = KernelRegistry.FastGemm;
-        for (int i = 0; i < count && !device.IsGpu; i++)
-            gemm(A.Transposed, B.Transposed, m, n, k, 1f,
-                A.Data.AsSpan(A.OffsetOf(i)), A.Ld, B.Data.AsSpan(B.OffsetOf(i)), B.Ld, 0f, yd.AsSpan(i * m * n, m * n), n);
+        if (y.Numel > 0) device.Backend.BatchedGemm(Operand(a, batch, count), Operand(b, batch, count), y, count, m, n, k);
         return Backprop.Record("MatMul", y, [a, b], g =>
         {
             if (a.RequiresGrad) Backprop.Accumulate(a, MatMul(g, b.T));
@@ -44,13 +35,10 @@ public sealed partial class Tensor
         var device = Device.Common("Linear", x, weight, bias);
         if (x.Rank != 2 || weight.Rank != 2 || bias.Rank != 1 || x.Shape[1] != weight.Shape[1] || bias.Shape[0] != weight.Shape[0])
             throw new ShapeMismatchException($"Linear: expected x (N, in), weight (out, in), bias (out), got {Shapes.Format(x.Shape)}, {Shapes.Format(weight.Shape)}, {Shapes.Format(bias.Shape)}");
-        if (device.IsGpu || x.Shape[1] == 0) return MatMul(x, weight.T) + bias;
+        if (x.Shape[1] == 0) return MatMul(x, weight.T) + bias;
         int rows = x.Shape[0], inF = x.Shape[1], outF = weight.Shape[0];
         var xc = x.Contiguous(); var w = weight.Contiguous(); var b = bias.Contiguous();
-        var y = Uninitialized([rows, outF], device);
-        var yd = y.Span; var bd = b.Span;
-        for (int r = 0; r < rows; r++) bd.CopyTo(yd.Slice(r * outF, outF));
-        KernelRegistry.FastGemm(false, true, rows, outF, inF, 1f, xc.Span, inF, w.Span, inF, 1f, yd, outF);
+        var y = device.Backend.Linear(xc, w, b);
         return Backprop.Record("Linear", y, [xc, w, b], g =>
         {
             if (xc.RequiresGrad) Backprop.Accumulate(xc, MatMul(g, w));
@@ -63,47 +51,29 @@ public sealed partial class Tensor
     public Tensor MatMul(Tensor other) => MatMul(this, other);
 
     /// <summary>
-    /// One operand of a batched GEMM: storage, per-batch offsets, and whether each matrix is stored row-major
-    /// or transposed (so a .T view reaches the kernel as a flag, not a copy).
+    /// One operand of a batched GEMM: its storage, per-batch offsets, and whether each matrix is stored row-major or
+    /// transposed (so a .T view reaches the kernel as a flag, not a copy). Other layouts are copied contiguous first.
     /// </summary>
-    sealed class MatrixOperand
+    static Backends.GemmOperand Operand(Tensor t, int[] batch, int count)
     {
-        public required Tensor Source;
-        public float[] Data => Source.Storage.Data;
-        public required bool Transposed;
-        public required int Ld;
-        public required int[] BatchStrides;
-        public required int Offset;
-        public required int[] Batch;
-
-        public static MatrixOperand Of(Tensor t, int[] batch)
+        int rows = t.Shape[^2], cols = t.Shape[^1];
+        bool rowMajor = t.Strides[^1] == 1 && (t.Strides[^2] == cols || rows == 1);
+        bool colMajor = !rowMajor && t.Strides[^2] == 1 && (t.Strides[^1] == rows || cols == 1);
+        if (!rowMajor && !colMajor)
         {
-            int rows = t.Shape[^2], cols = t.Shape[^1];
-            bool rowMajor = t.Strides[^1] == 1 && (t.Strides[^2] == cols || rows == 1);
-            bool colMajor = !rowMajor && t.Strides[^2] == 1 && (t.Strides[^1] == rows || cols == 1);
-            if (!rowMajor && !colMajor)
-            {
-                using var _ = GradMode.NoGrad();
-                t = t.Detach().Contiguous();
-                rowMajor = true;
-            }
-            var full = t.Detach().Expand([.. batch, rows, cols]);
-            return new MatrixOperand
-            {
-                Source = t,
-                Transposed = !rowMajor,
-                Ld = rowMajor ? Math.Max(cols, t.Strides[^2]) : Math.Max(rows, t.Strides[^1]),
-                BatchStrides = full.Strides[..^2],
-                Offset = full.Offset,
-                Batch = batch,
-            };
+            using var _ = GradMode.NoGrad();
+            t = t.Detach().Contiguous();
+            rowMajor = true;
         }
-
-        public int OffsetOf(int flatBatch)
+        var full = t.Detach().Expand([.. batch, rows, cols]);
+        var batchStrides = full.Strides[..^2];
+        var offsets = new int[count];
+        for (int i = 0; i < count; i++)
         {
-            int o = Offset;
-            for (int d = Batch.Length - 1; d >= 0; d--) { o += flatBatch % Batch[d] * BatchStrides[d]; flatBatch /= Batch[d]; }
-            return o;
+            int o = full.Offset, flat = i;
+            for (int d = batch.Length - 1; d >= 0; d--) { o += flat % batch[d] * batchStrides[d]; flat /= batch[d]; }
+            offsets[i] = o;
         }
+        return new Backends.GemmOperand(t, !rowMajor, rowMajor ? Math.Max(cols, t.Strides[^2]) : Math.Max(rows, t.Strides[^1]), offsets);
     }
 }

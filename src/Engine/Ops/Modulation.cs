@@ -1,5 +1,4 @@
 using Engine.Autograd;
-using Kernels.Cpu;
 
 namespace Engine;
 
@@ -9,21 +8,21 @@ public sealed partial class Tensor
 {
     /// <summary>
     /// x·(1 + scale) + shift in one pass (a chain of broadcast ops would make three temporaries); the backward forms
-    /// dx and both conditioning gradients in one pass too. On a GPU, the same function from broadcast ops.
+    /// dx and both conditioning gradients in one pass too.
     /// </summary>
     public static Tensor Modulate(Tensor x, Tensor shift, Tensor scale)
     {
         var (b, t, d) = ModulationShapes("Modulate", x, shift, scale);
-        if (x.Device.IsGpu) return x * (scale.Unsqueeze(1) + 1f) + shift.Unsqueeze(1);
         x = x.Contiguous(); shift = shift.Contiguous(); scale = scale.Contiguous();
+        var backend = x.Backend;
         var y = Uninitialized(x.Shape, x.Device);
-        KernelRegistry.FastModulate(b, t, d, x.Span, shift.Span, scale.Span, y.Span);
+        backend.Modulate(b, t, d, x, shift, scale, y);
         return Backprop.Record("Modulate", y, [x, shift, scale], g =>
         {
             g = g.Contiguous();
             var dx = Uninitialized(x.Shape, x.Device); var dshift = Uninitialized(shift.Shape, x.Device); var dscale = Uninitialized(scale.Shape, x.Device);
-            KernelRegistry.FastModulateBackward(b, t, d, x.Span, scale.Span, g.Span, dx.Span, dshift.Span, dscale.Span);
-            Backprop.Accumulate(x, dx); Backprop.Accumulate(shift, dshift); Backprop.Accumulate(scale, dscale);
+            backend.ModulateBackward(b, t, d, x, scale, g, dx, dshift, dscale);
+            Backprop.AccumulateFresh(x, dx); Backprop.AccumulateFresh(shift, dshift); Backprop.AccumulateFresh(scale, dscale);
         }, $"B={b}, T={t}, D={d}");
     }
 
@@ -34,18 +33,18 @@ public sealed partial class Tensor
         if (!Shapes.SameShape(x.Shape, branch.Shape))
             throw new ShapeMismatchException($"GatedAdd: residual {Shapes.Format(x.Shape)} and branch {Shapes.Format(branch.Shape)} differ");
         Device.Common("GatedAdd", x, gate, branch);
-        if (x.Device.IsGpu) return x + gate.Unsqueeze(1) * branch;
         x = x.Contiguous(); gate = gate.Contiguous(); branch = branch.Contiguous();
+        var backend = x.Backend;
         var y = Uninitialized(x.Shape, x.Device);
-        KernelRegistry.FastGatedAdd(b, t, d, x.Span, gate.Span, branch.Span, y.Span);
+        backend.GatedAdd(b, t, d, x, gate, branch, y);
         return Backprop.Record("GatedAdd", y, [x, gate, branch], g =>
         {
             g = g.Contiguous();
             Backprop.Accumulate(x, g);
             if (!gate.RequiresGrad && !branch.RequiresGrad) return;
             var dbranch = Uninitialized(branch.Shape, x.Device); var dgate = Uninitialized(gate.Shape, x.Device);
-            KernelRegistry.FastGatedAddBackward(b, t, d, gate.Span, branch.Span, g.Span, dbranch.Span, dgate.Span);
-            Backprop.Accumulate(gate, dgate); Backprop.Accumulate(branch, dbranch);
+            backend.GatedAddBackward(b, t, d, gate, branch, g, dbranch, dgate);
+            Backprop.AccumulateFresh(gate, dgate); Backprop.AccumulateFresh(branch, dbranch);
         }, $"B={b}, T={t}, D={d}");
     }
 

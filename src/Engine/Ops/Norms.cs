@@ -1,5 +1,4 @@
 using Engine.Autograd;
-using Kernels.Cpu;
 
 namespace Engine;
 
@@ -18,12 +17,11 @@ public sealed partial class Tensor
 
     /// <summary>
     /// <see cref="GroupNorm"/> followed by SiLU, as one op: each row is activated while still in cache, and backward
-    /// recomputes the activation's input from x, so neither the normalised tensor nor its gradient is stored. On a GPU
-    /// it is the two ops in turn.
+    /// recomputes the activation's input from x, so neither the normalised tensor nor its gradient is stored.
     /// </summary>
     /// <example><c>var h = Tensor.GroupNormSilu(x, 8, gamma, beta);   // = Tensor.GroupNorm(x, 8, gamma, beta).Silu()</c></example>
     public static Tensor GroupNormSilu(Tensor x, int groups, Tensor? weight = null, Tensor? bias = null, float eps = 1e-5f) =>
-        x.Device.IsGpu ? GroupNorm(x, groups, weight, bias, eps).Silu() : GroupRows("GroupNormSilu", x, groups, weight, bias, eps, silu: true);
+        GroupRows("GroupNormSilu", x, groups, weight, bias, eps, silu: true);
 
     /// <summary>(N, C, ...) as N·G rows of C/G·S values, checked, then normalised (and activated with <paramref name="silu"/>).</summary>
     static Tensor GroupRows(string op, Tensor x, int groups, Tensor? weight, Tensor? bias, float eps, bool silu)
@@ -101,52 +99,26 @@ public sealed partial class Tensor
     /// <summary>
     /// Normalises each of <paramref name="rows"/> contiguous rows of <paramref name="len"/> values (subtracting the
     /// mean only when <paramref name="center"/>), then applies weight[c] and bias[c], where the channel of element j
-    /// of row r is (r mod groups)·(len / spatial) + j / spatial. The loops are the row-norm kernels of
-    /// <see cref="KernelRegistry"/>; forward saves each row's mean and rstd for backward.
+    /// of row r is (r mod groups)·(len / spatial) + j / spatial, and SiLU when <paramref name="silu"/>. Forward saves
+    /// each row's mean and rstd for backward.
     /// </summary>
-    /// <summary><see cref="NormalizeRows"/> on a GPU: the same kernels' contract, mean and rstd kept on the device.</summary>
-    static Tensor NormalizeRowsGpu(string op, Tensor xc, int rows, int len, int groups, int spatial, Tensor? wc, Tensor? bc, float eps, bool center, string attrs)
-    {
-        var mean = Empty([rows], xc.Device); var rstd = Empty([rows], xc.Device);
-        var y = Empty(xc.Shape, xc.Device);
-        if (rows > 0) Gpu.GpuOps.RowNormForward(rows, len, groups, spatial, eps, center, xc, wc, bc, y, mean, rstd);
-        Tensor[] inputs = [xc, .. new[] { wc, bc }.OfType<Tensor>()];
-        return Backprop.Record(op, y, inputs, g =>
-        {
-            var dx = xc.RequiresGrad ? Empty(xc.Shape, xc.Device) : null;
-            var dw = wc is { RequiresGrad: true } ? Zeros(wc.Shape, xc.Device) : null;
-            var db = bc is { RequiresGrad: true } ? Zeros(bc.Shape, xc.Device) : null;
-            if (rows > 0) Gpu.GpuOps.RowNormBackward(rows, len, groups, spatial, center, xc, wc, mean, rstd, g, dx, dw, db);
-            if (dx is not null) Backprop.Accumulate(xc, dx);
-            if (dw is not null) Backprop.Accumulate(wc!, dw);
-            if (db is not null) Backprop.Accumulate(bc!, db);
-        }, attrs);
-    }
-
     static Tensor NormalizeRows(string op, Tensor x, int rows, int len, int groups, int spatial, Tensor? weight, Tensor? bias, float eps, bool center, string attrs,
         bool silu = false)
     {
         Device.Common(op, [x, .. new[] { weight, bias }.OfType<Tensor>()]);
         if (rows > 0 && len == 0) throw new ShapeMismatchException($"{op}: cannot normalise empty rows of {Shapes.Format(x.Shape)}");
         var xc = x.Contiguous(); var wc = weight?.Contiguous(); var bc = bias?.Contiguous();
-        if (x.Device.IsGpu) return NormalizeRowsGpu(op, xc, rows, len, groups, spatial, wc, bc, eps, center, attrs);
-        var mean = new float[rows]; var rstd = new float[rows];
-        var y = Uninitialized(x.Shape, Device.Cpu);                       // every element written
-        if (rows > 0)
-            (silu ? KernelRegistry.FastRowNormSiluForward : KernelRegistry.FastRowNormForward)(rows, len, groups, spatial, eps, center, xc.Span,
-                wc is null ? default : wc.Span, bc is null ? default : bc.Span, y.Span, mean, rstd);
+        var backend = x.Backend;
+        var mean = Uninitialized([rows], x.Device); var rstd = Uninitialized([rows], x.Device);
+        var y = Uninitialized(x.Shape, x.Device);                                    // every element written
+        if (rows > 0) backend.RowNormForward(rows, len, groups, spatial, eps, center, silu, xc, wc, bc, y, mean, rstd);
         Tensor[] inputs = [xc, .. new[] { wc, bc }.OfType<Tensor>()];
         return Backprop.Record(op, y, inputs, g =>
         {
-            var dx = xc.RequiresGrad ? Uninitialized(xc.Shape, Device.Cpu) : null;   // the kernels overwrite dx
-            var dw = wc is { RequiresGrad: true } ? Zeros(wc.Shape) : null;
-            var db = bc is { RequiresGrad: true } ? Zeros(bc.Shape) : null;
-            if (rows > 0 && silu)
-                KernelRegistry.FastRowNormSiluBackward(rows, len, groups, spatial, center, xc.Span, wc is null ? default : wc.Span,
-                    bc is null ? default : bc.Span, mean, rstd, g.Span, dx is null ? default : dx.Span, dw is null ? default : dw.Span, db is null ? default : db.Span);
-            else if (rows > 0)
-                KernelRegistry.FastRowNormBackward(rows, len, groups, spatial, center, xc.Span, wc is null ? default : wc.Span, mean, rstd, g.Span,
-                    dx is null ? default : dx.Span, dw is null ? default : dw.Span, db is null ? default : db.Span);
+            var dx = xc.RequiresGrad ? Uninitialized(xc.Shape, xc.Device) : null;   // the kernels overwrite dx
+            var dw = wc is { RequiresGrad: true } ? Zeros(wc.Shape, xc.Device) : null;
+            var db = bc is { RequiresGrad: true } ? Zeros(bc.Shape, xc.Device) : null;
+            if (rows > 0) backend.RowNormBackward(rows, len, groups, spatial, center, silu, xc, wc, bc, mean, rstd, g.Contiguous(), dx, dw, db);
             if (dx is not null) Backprop.AccumulateFresh(xc, dx);
             if (dw is not null) Backprop.AccumulateFresh(wc!, dw);
             if (db is not null) Backprop.AccumulateFresh(bc!, db);

@@ -1,5 +1,4 @@
 using Engine.Autograd;
-using Kernels.Cpu;
 
 namespace Engine;
 
@@ -13,20 +12,8 @@ public sealed partial class Tensor
         Device.Common("Sum", this);
         var ax = Shapes.Axes("Sum", axes, Rank);
         var keepShape = KeepDimShape(ax);
-        var y = Zeros(keepShape, Device);
-        if (Device.IsGpu) Gpu.GpuOps.Sum(this, ax, y);
-        else if (IsContiguous && IsLeadingAxes(ax))
-        {
-            int inner = Shapes.Numel(keepShape), outer = inner == 0 ? 0 : Numel / inner;
-            var src = Span; var dst = y.Span;
-            for (int r = 0; r < outer; r++) Elementwise.Axpy(1f, src.Slice(r * inner, inner), dst);
-        }
-        else
-        {
-            var (rows, rowLen) = ReducedRows(ax);
-            var dst = y.Span;
-            for (int r = 0; r < dst.Length; r++) dst[r] = Elementwise.Sum(rows.AsSpan(r * rowLen, rowLen));
-        }
+        var y = Uninitialized(keepShape, Device);                                   // the backend writes every element
+        Backend.Sum(this, ax, y);
         var result = keepDim ? y : y.Detach().Reshape(DropAxes(ax));
         var inShape = Shape;
         return Backprop.Record("Sum", result, [this], g => Backprop.Accumulate(this, g.Reshape(keepShape).Expand(inShape)), $"axes={Shapes.Format(ax)}");
@@ -67,12 +54,10 @@ public sealed partial class Tensor
         var perm = KeptThenReduced(ax);
         return Backprop.Record("Max", result, [this], g =>
         {
-            // Scatter g into the (kept..., reduced...) layout, then permute back to the input's axis order.
-            var gs = g.Contiguous().Span;
+            // The gradient goes into the (kept..., reduced...) layout at each row's maximum, then is permuted back.
             int rowLen = Numel / Math.Max(1, values.Numel);
-            var permuted = Zeros(perm.Select(a => inShape[a]).ToArray(), g.Device);
-            var pd = permuted.Span;
-            for (int r = 0; r < index.Length; r++) pd[r * rowLen + index[r]] = gs[r];
+            var permuted = Uninitialized(perm.Select(a => inShape[a]).ToArray(), g.Device);
+            g.Backend.MaxRowsBackward(g.Contiguous(), index, rowLen, permuted);
             var inverse = new int[perm.Length];
             for (int i = 0; i < perm.Length; i++) inverse[perm[i]] = i;
             Backprop.Accumulate(this, permuted.Permute(inverse));
@@ -85,8 +70,7 @@ public sealed partial class Tensor
     public Tensor Argmax(int axis, bool keepDim = false)
     {
         var (_, index, ax) = MaxWithIndex([axis], "Argmax");
-        var y = Wrap(index.Select(i => (float)i).ToArray(), KeepDimShape(ax)).To(Device);
-        return keepDim ? y : y.Reshape(DropAxes(ax));
+        return keepDim ? index : index.Reshape(DropAxes(ax));
     }
 
     /// <summary>log Σ exp(x) over <paramref name="axes"/>, computed stably by shifting by the maximum.</summary>
@@ -100,37 +84,24 @@ public sealed partial class Tensor
 
     public Tensor LogSumExp(int axis, bool keepDim = false) => LogSumExp([axis], keepDim);
 
-    (Tensor values, int[] index, int[] axes) MaxWithIndex(int[]? axes, string op)
+    /// <summary>The maximum over <paramref name="axes"/> and the position of its first occurrence within the reduced axes (as float), both keep-dim shaped.</summary>
+    (Tensor values, Tensor index, int[] axes) MaxWithIndex(int[]? axes, string op)
     {
         Device.Common(op, this);
         var ax = Shapes.Axes(op, axes, Rank);
-        var (rows, rowLen) = ReducedRows(ax);
-        if (rowLen == 0) throw new ShapeMismatchException($"{op}: reducing an empty axis of {Shapes.Format(Shape)}");
-        var values = Zeros(KeepDimShape(ax), Device);
-        var vd = values.Span;
-        var index = new int[vd.Length];
-        for (int r = 0; r < vd.Length; r++)
-        {
-            var row = rows.AsSpan(r * rowLen, rowLen);
-            int best = 0;
-            for (int i = 1; i < row.Length; i++) if (row[i] > row[best] || (float.IsNaN(row[i]) && !float.IsNaN(row[best]))) best = i;
-            index[r] = best; vd[r] = row[best];
-        }
-        return (values, index, ax);
-    }
-
-    /// <summary>The input laid out (kept axes..., reduced axes...) contiguously: one row per output element.</summary>
-    (float[] rows, int rowLen) ReducedRows(int[] ax)
-    {
         int rowLen = 1;
         foreach (var a in ax) rowLen *= Shape[a];
-        using var _ = GradMode.NoGrad();
-        var t = Detach().Permute(KeptThenReduced(ax)).Contiguous();
-        return (t.Offset == 0 && t.Storage.Length == t.Numel && !t.Device.IsGpu ? t.Storage.Data : t.ToArray(), rowLen);
+        if (rowLen == 0) throw new ShapeMismatchException($"{op}: reducing an empty axis of {Shapes.Format(Shape)}");
+        if (rowLen > 1 << 24) throw new ShapeMismatchException($"{op}: {rowLen} reduced elements in {Shapes.Format(Shape)}; positions above 2^24 are not exact as floats");
+        Tensor rows;
+        using (GradMode.NoGrad()) rows = Detach().Permute(KeptThenReduced(ax)).Contiguous();
+        var values = Uninitialized(KeepDimShape(ax), Device);
+        var index = Uninitialized(KeepDimShape(ax), Device);
+        Backend.MaxRows(rows, rowLen, values, index);
+        return (values, index, ax);
     }
 
     int[] KeptThenReduced(int[] ax) => Enumerable.Range(0, Rank).Where(i => !ax.Contains(i)).Concat(ax).ToArray();
     int[] KeepDimShape(int[] ax) => Shape.Select((d, i) => ax.Contains(i) ? 1 : d).ToArray();
     int[] DropAxes(int[] ax) => Shape.Where((_, i) => !ax.Contains(i)).ToArray();
-    static bool IsLeadingAxes(int[] ax) { for (int i = 0; i < ax.Length; i++) if (ax[i] != i) return false; return true; }
 }

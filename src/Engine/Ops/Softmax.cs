@@ -1,5 +1,4 @@
 using Engine.Autograd;
-using Kernels.Cpu;
 
 namespace Engine;
 
@@ -11,27 +10,23 @@ public sealed partial class Tensor
 {
     /// <summary>exp(x − max) / Σ exp(x − max) along <paramref name="axis"/>. Backward: dx = y·(g − Σ g·y).</summary>
     /// <example><c>var p = logits.Softmax(-1);</c></example>
-    public Tensor Softmax(int axis = -1) =>
-        FusedSoftmax("Softmax", axis, KernelRegistry.FastSoftmaxForward, KernelRegistry.FastSoftmaxBackward);
+    public Tensor Softmax(int axis = -1) => FusedSoftmax("Softmax", axis, log: false);
 
     /// <summary>x − log Σ exp(x) along <paramref name="axis"/>, without overflow. Backward: dx = g − softmax(x)·Σ g.</summary>
-    public Tensor LogSoftmax(int axis = -1) =>
-        FusedSoftmax("LogSoftmax", axis, KernelRegistry.FastLogSoftmaxForward, KernelRegistry.FastLogSoftmaxBackward);
+    public Tensor LogSoftmax(int axis = -1) => FusedSoftmax("LogSoftmax", axis, log: true);
 
-    /// <summary>Runs a softmax-family kernel pair over the (outer, len, inner) view; backward needs only the output.</summary>
-    Tensor FusedSoftmax(string op, int axis, SoftmaxForwardKernel forward, SoftmaxBackwardKernel backward)
+    /// <summary>Runs the backend's softmax (or log-softmax) over the (outer, len, inner) view; backward needs only the output.</summary>
+    Tensor FusedSoftmax(string op, int axis, bool log)
     {
         var (x, outer, len, inner) = SoftmaxLayout(op, axis);
-        bool log = op == "LogSoftmax";
-        var y = Empty(Shape, Device);
-        if (Device.IsGpu) Gpu.GpuOps.Softmax(log, outer, len, inner, x, y);
-        else forward(outer, len, inner, x.Span, y.Span);
+        var backend = x.Backend;
+        var y = Uninitialized(Shape, Device);
+        backend.Softmax(log, outer, len, inner, x, y);
         return Backprop.Record(op, y, [x], g =>
         {
-            var dx = Empty(x.Shape, x.Device);
-            if (x.Device.IsGpu) Gpu.GpuOps.SoftmaxBackward(log, outer, len, inner, y, g, dx);
-            else backward(outer, len, inner, y.Span, g.Span, dx.Span);
-            Backprop.Accumulate(x, dx);
+            var dx = Uninitialized(x.Shape, x.Device);
+            backend.SoftmaxBackward(log, outer, len, inner, y, g.Contiguous(), dx);
+            Backprop.AccumulateFresh(x, dx);
         }, $"axis={axis}");
     }
 

@@ -1,4 +1,5 @@
 using Engine.Autograd;
+using Engine.Backends;
 using Kernels.Cpu;
 
 namespace Engine;
@@ -26,45 +27,28 @@ public sealed partial class Tensor
     {
         Device.Common(op, this);
         var x = Contiguous();
-        var y = Device.IsGpu ? Gpu.GpuOps.Unary<T>(x) : Uninitialized(Shape, Device);
-        if (!Device.IsGpu) Elementwise.Unary<T>(x.Span, y.Span);
-        return Backprop.Record(op, y, [x], g =>
-        {
-            if (x.Device.IsGpu) { Backprop.Accumulate(x, Gpu.GpuOps.UnaryBackward<T>(x, y, g)); return; }
-            var dx = Uninitialized(x.Shape, x.Device);
-            Elementwise.UnaryBackward<T>(x.Span, y.Span, g.Span, dx.Span);
-            Backprop.Accumulate(x, dx);
-        });
+        var y = Backend.Unary<T>(x);
+        return Backprop.Record(op, y, [x], g => Backprop.AccumulateFresh(x, x.Backend.UnaryBackward<T>(x, y, g.Contiguous())));
     }
 
     /// <summary>x for x &gt; 0, slope·x otherwise.</summary>
-    public Tensor LeakyRelu(float slope = 0.01f) =>
-        MapWithGrad("LeakyRelu", v => v > 0 ? v : slope * v, v => v > 0 ? 1f : slope, $"slope={slope}");
+    public Tensor LeakyRelu(float slope = 0.01f) => Map("LeakyRelu", new ScalarMap(ScalarMapKind.LeakyRelu, slope), $"slope={slope}");
 
     /// <summary>x^p for a constant exponent.</summary>
-    public Tensor Pow(float p) =>
-        MapWithGrad("PowScalar", v => MathF.Pow(v, p), v => p * MathF.Pow(v, p - 1f), $"p={p}");
+    public Tensor Pow(float p) => Map("PowScalar", new ScalarMap(ScalarMapKind.Pow, p), $"p={p}");
 
     /// <summary>Limits values to [min, max]; the gradient is 1 inside the range, 0 outside.</summary>
     public Tensor Clamp(float min = float.NegativeInfinity, float max = float.PositiveInfinity)
     {
         if (min > max) throw new ArgumentException($"Clamp: min {min} is above max {max}");
-        return MapWithGrad("Clamp", v => Math.Clamp(v, min, max), v => v >= min && v <= max ? 1f : 0f, $"[{min}, {max}]");
+        return Map("Clamp", new ScalarMap(ScalarMapKind.Clamp, min, max), $"[{min}, {max}]");
     }
 
-    Tensor MapWithGrad(string op, Func<float, float> f, Func<float, float> df, string attrs)
+    Tensor Map(string op, ScalarMap f, string attrs)
     {
         Device.Common(op, this);
         var x = Contiguous();
-        var y = Zeros(Shape, Device);
-        var xs = x.Span; var ys = y.Span;
-        for (int i = 0; i < xs.Length; i++) ys[i] = f(xs[i]);
-        return Backprop.Record(op, y, [x], g =>
-        {
-            var dx = Zeros(x.Shape, x.Device);
-            var xv = x.Span; var gv = g.Span; var dv = dx.Span;
-            for (int i = 0; i < xv.Length; i++) dv[i] = gv[i] * df(xv[i]);
-            Backprop.Accumulate(x, dx);
-        }, attrs);
+        var y = Backend.Map(f, x);
+        return Backprop.Record(op, y, [x], g => Backprop.AccumulateFresh(x, x.Backend.MapBackward(f, x, g.Contiguous())), attrs);
     }
 }

@@ -1,5 +1,4 @@
 using Engine.Autograd;
-using Kernels.Cpu;
 
 namespace Engine;
 
@@ -10,38 +9,9 @@ public sealed partial class Tensor
     public Tensor Contiguous()
     {
         if (IsContiguous) return this;
-        if (Device.IsGpu)
-        {
-            var copy = Empty(Shape, Device);
-            copy.AssignStrided(this);
-            return Backprop.Record("Contiguous", copy, [this], g => Backprop.Accumulate(this, g));
-        }
-        var outT = Uninitialized(Shape, Device);                                    // every row is copied
-        var dst = outT.Storage.Data;
-        var src = Storage.Data;
-        var walk = Strided.Coalesce(Shape, outT.Strides, Strides, Strides);
-        int n = walk.Length, s = walk.AStep;
-        if (walk.Shape.Length >= 2 && walk.A[^2] == 1 && s >= walk.Shape[^2]) CopyTransposed(walk, src, dst);
-        else
-            Strided.ForEachRow(walk, 0, Offset, Offset, (o, a, _) =>
-            {
-                if (s == 1) Array.Copy(src, a, dst, o, n);
-                else for (int i = 0; i < n; i++) dst[o + i] = src[a + i * s];
-            });
-        return Backprop.Record("Contiguous", outT, [this], g => Backprop.Accumulate(this, g));
-    }
-
-    /// <summary>
-    /// The copy of a view whose last two axes are stored transposed (the second-to-last steps by 1 in the source, the
-    /// last by at least its length): one <see cref="TransposeCopy"/> per index of the outer axes, spread over the threads.
-    /// </summary>
-    void CopyTransposed(Strided.Layout walk, float[] src, float[] dst)
-    {
-        int rows = walk.Shape[^2], cols = walk.Shape[^1], step = walk.AStep;
-        var outer = new Strided.Layout { Shape = [.. walk.Shape[..^2], 1], Out = [.. walk.Out[..^2], 1], A = [.. walk.A[..^2], 1], B = [.. walk.B[..^2], 1] };
-        var starts = new List<(int Out, int In)>();
-        Strided.ForEachRow(outer, 0, Offset, Offset, (o, a, _) => starts.Add((o, a)));      // rows of length 1: serial, in order
-        Parallelism.For(starts.Count, (long)rows * cols, i => TransposeCopy.Blocked(src, starts[i].In, step, rows, cols, dst, starts[i].Out));
+        var copy = Uninitialized(Shape, Device);                                   // every element is copied
+        Backend.Copy(copy, this);
+        return Backprop.Record("Contiguous", copy, [this], g => Backprop.Accumulate(this, g));
     }
 
     /// <summary>Same elements, new shape (one axis may be -1). A view when contiguous, a copy otherwise.</summary>
@@ -221,33 +191,8 @@ public sealed partial class Tensor
     /// <summary>Writes <paramref name="src"/> (broadcast to this view's shape) into this possibly strided view. Not recorded.</summary>
     internal void AssignStrided(Tensor src)
     {
-        var shape = Shape;
-        Shapes.Broadcast("Assign", shape, src.Shape);
-        if (Device.IsGpu) { Gpu.GpuOps.AssignStrided(this, src); return; }
-        if (src.Device.IsGpu) src = src.Detach().To(Device);
-        var ss = Strided.BroadcastStrides(src, shape);
-        var walk = Strided.Coalesce(shape, Strides, ss, ss);
-        var dst = Storage.Data; var sd = src.Storage.Data;
-        int n = walk.Length, so = walk.OutStep, si = walk.AStep;
-        Strided.ForEachRow(walk, Offset, src.Offset, src.Offset, (o, a, _) =>
-        {
-            if (so == 1 && si == 1) Array.Copy(sd, a, dst, o, n);
-            else for (int i = 0; i < n; i++) dst[o + i * so] = sd[a + i * si];
-        });
-    }
-
-    /// <summary>Adds <paramref name="src"/> (same shape) into this possibly strided CPU view. Not recorded.</summary>
-    internal void AddStrided(Tensor src)
-    {
-        if (Device.IsGpu || src.Device.IsGpu) throw new InvalidOperationException("AddStrided: CPU tensors only");
-        if (!Shapes.SameShape(Shape, src.Shape)) throw new ShapeMismatchException($"AddStrided: {Shapes.Format(src.Shape)} into {Shapes.Format(Shape)}");
-        var walk = Strided.Coalesce(Shape, Strides, src.Strides, src.Strides);
-        var dst = Storage.Data; var sd = src.Storage.Data;
-        int n = walk.Length, so = walk.OutStep, si = walk.AStep;
-        Strided.ForEachRow(walk, Offset, src.Offset, src.Offset, (o, a, _) =>
-        {
-            if (so == 1 && si == 1) Elementwise.Axpy(1f, sd.AsSpan(a, n), dst.AsSpan(o, n));
-            else for (int i = 0; i < n; i++) dst[o + i * so] += sd[a + i * si];
-        });
+        Shapes.Broadcast("Assign", Shape, src.Shape);
+        Device.Check("Assign", Device, src);
+        Backend.Copy(this, src);
     }
 }

@@ -27,11 +27,10 @@ public sealed class Adam : Optimizer
     protected override IReadOnlyCollection<string> BufferNames => AdamMath.BufferNames;
     protected override int[] BufferShape(int index, string name) => name == "step" ? [] : base.BufferShape(index, name);
 
-    protected override void Update(int index, Span<float> w, ReadOnlySpan<float> g)
+    protected override void Update(int index, Tensor w, Tensor g)
     {
         int t = AdamMath.NextStep(Buffer(index, "step"));
-        AdamMath.Update(w, g, Buffer(index, "exp_avg").Span, Buffer(index, "exp_avg_sq").Span, t,
-            LearningRate, Beta1, Beta2, Eps, l2: WeightDecay);
+        AdamMath.Update(w, g, Buffer(index, "exp_avg"), Buffer(index, "exp_avg_sq"), t, LearningRate, Beta1, Beta2, Eps, l2: WeightDecay);
     }
 }
 
@@ -62,21 +61,11 @@ public sealed class AdamW : Optimizer
     protected override IReadOnlyCollection<string> BufferNames => AdamMath.BufferNames;
     protected override int[] BufferShape(int index, string name) => name == "step" ? [] : base.BufferShape(index, name);
 
-    protected override void Update(int index, Span<float> w, ReadOnlySpan<float> g)
+    /// <summary>The backend's fused AdamW kernel (the registry's on the CPU): weight, moments and gradient in one pass where they live.</summary>
+    protected override void Update(int index, Tensor weight, Tensor grad)
     {
         int t = AdamMath.NextStep(Buffer(index, "step"));
-        float shrink = 1f - LearningRate * WeightDecay;
-        if (shrink != 1f)
-            for (int j = 0; j < w.Length; j++) w[j] *= shrink;
-        AdamMath.Update(w, g, Buffer(index, "exp_avg").Span, Buffer(index, "exp_avg_sq").Span, t,
-            LearningRate, Beta1, Beta2, Eps, l2: 0f);
-    }
-
-    /// <summary>The fused AdamW kernel on the GPU: weight, moments and gradient never leave the device.</summary>
-    protected override void UpdateOnDevice(int index, Tensor weight, Tensor grad)
-    {
-        int t = AdamMath.NextStep(Buffer(index, "step"));
-        Gpu.GpuOps.AdamW(weight, grad, Buffer(index, "exp_avg"), Buffer(index, "exp_avg_sq"), LearningRate, Beta1, Beta2, Eps, WeightDecay, t);
+        weight.Backend.AdamW(weight, grad, Buffer(index, "exp_avg"), Buffer(index, "exp_avg_sq"), LearningRate, Beta1, Beta2, Eps, WeightDecay, t);
     }
 }
 
@@ -102,20 +91,21 @@ static class AdamMath
         return (int)s[0];
     }
 
-    public static void Update(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v, int t,
-        float lr, float beta1, float beta2, float eps, float l2)
+    /// <summary>
+    /// Adam's update with an L2 term, on the backend's elementwise kernels (the same float operations, in the same
+    /// order, as one scalar loop): g' = g + l2·w; m = β1·m + (1 − β1)·g'; v = β2·v + (1 − β2)·g'·g';
+    /// w = w − (lr/(1 − β1ᵗ))·m / (√v / √(1 − β2ᵗ) + ε).
+    /// </summary>
+    public static void Update(Tensor w, Tensor g, Tensor m, Tensor v, int t, float lr, float beta1, float beta2, float eps, float l2)
     {
         double bc1 = 1 - Math.Pow(beta1, t), bc2 = 1 - Math.Pow(beta2, t);
         float stepSize = (float)(lr / bc1);
         float bc2Sqrt = (float)Math.Sqrt(bc2);
         float a1 = 1f - beta1, a2 = 1f - beta2;
-        for (int j = 0; j < w.Length; j++)
-        {
-            float gj = g[j] + l2 * w[j];
-            m[j] = beta1 * m[j] + a1 * gj;
-            v[j] = beta2 * v[j] + a2 * gj * gj;
-            float denom = MathF.Sqrt(v[j]) / bc2Sqrt + eps;
-            w[j] -= stepSize * m[j] / denom;
-        }
+        var gj = l2 != 0f ? g + l2 * w : g;
+        m.CopyFrom(beta1 * m + a1 * gj);
+        v.CopyFrom(beta2 * v + a2 * gj * gj);
+        var denom = v.Sqrt() / bc2Sqrt + eps;
+        w.CopyFrom(w - stepSize * m / denom);
     }
 }

@@ -53,12 +53,12 @@ public sealed class Ema
         if (!(decay >= 0f && decay <= 1f)) throw new ArgumentOutOfRangeException(nameof(decay), $"Ema.Update: decay must be in [0, 1], got {decay}");
         var current = Matching("Update", model);
         float keep = decay, take = 1f - decay;
+        using var _ = Autograd.GradMode.NoGrad();
         foreach (var (name, s) in shadow)
         {
-            var src = current[name].Contiguous().Span;
-            var dst = s.Span;
-            if (bufferNames.Contains(name)) { src.CopyTo(dst); continue; }
-            for (int i = 0; i < dst.Length; i++) dst[i] = keep * dst[i] + take * src[i];
+            var src = current[name].Detach();
+            if (bufferNames.Contains(name)) { s.CopyFrom(src); continue; }
+            s.CopyFrom(keep * s + take * src);                                     // on the backend's kernels, where the weights live
         }
         Updates++;
     }

@@ -17,17 +17,12 @@ public static class GradClip
         var withGrad = parameters.Where(p => p.Grad is not null).ToList();
         double sumSquares = 0;
         foreach (var p in withGrad)
-            foreach (var v in p.Grad!.Contiguous().Span) sumSquares += (double)v * v;
+            foreach (var v in p.Grad!.ToArray()) sumSquares += (double)v * v;        // the norm is read on the host, in double
         double norm = Math.Sqrt(sumSquares);
         if (!double.IsFinite(norm) || norm <= maxNorm) return norm;
         float scale = (float)(maxNorm / (norm + 1e-6));
-        foreach (var p in withGrad)
-        {
-            var g = p.Grad!.IsContiguous ? p.Grad : p.Grad.Clone();
-            var s = g.Span;
-            for (int i = 0; i < s.Length; i++) s[i] *= scale;
-            p.Grad = g;
-        }
+        using var _ = Autograd.GradMode.NoGrad();
+        foreach (var p in withGrad) p.Grad = p.Grad! * scale;
         return norm;
     }
 }

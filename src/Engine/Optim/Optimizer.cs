@@ -60,14 +60,11 @@ public abstract class Optimizer
     /// <summary>The names of the per-parameter buffers this optimizer keeps (checked on import).</summary>
     protected abstract IReadOnlyCollection<string> BufferNames { get; }
 
-    /// <summary>Updates one parameter in place from its gradient. Called only for parameters whose gradient is set.</summary>
-    protected abstract void Update(int index, Span<float> weight, ReadOnlySpan<float> grad);
-
     /// <summary>
-    /// Updates a parameter that lives on a GPU. Optimizers with a GPU kernel override it; the default runs
-    /// <see cref="Update"/> on host copies of the weight and gradient (correct, but it copies both every step).
+    /// Updates one parameter in place from its (contiguous, same-device) gradient, with the backend's primitives so it
+    /// runs where the parameter lives. Called only for parameters whose gradient is set, under no-grad.
     /// </summary>
-    protected virtual void UpdateOnDevice(int index, Tensor weight, Tensor grad) => Update(index, weight.Span, grad.Span);
+    protected abstract void Update(int index, Tensor weight, Tensor grad);
 
     /// <summary>
     /// One update of every parameter that has a gradient. All gradients are checked first: a NaN or infinite
@@ -86,12 +83,8 @@ public abstract class Optimizer
             if (p.Grad.Device != p.Device)
                 throw new DeviceMismatchException($"{op}.Step: gradient of parameter {Describe(i)} is on {p.Grad.Device}, the parameter on {p.Device}");
             var g = p.Grad.Contiguous();
-            if (g.Device.IsGpu && !g.AllFinite())
+            if (!g.AllFinite())
                 throw new NonFiniteException($"{op}.Step: gradient of parameter {Describe(i)} {Shapes.Format(p.Shape)} contains NaN or infinity at step {StepCount}; the loss has probably diverged (lower the learning rate or clip gradients)");
-            if (!g.Device.IsGpu)
-                foreach (var v in g.Span)
-                    if (!float.IsFinite(v))
-                        throw new NonFiniteException($"{op}.Step: gradient of parameter {Describe(i)} {Shapes.Format(p.Shape)} contains {v} at step {StepCount}; the loss has probably diverged (lower the learning rate or clip gradients)");
             grads[i] = g;
         }
         if (Schedule is not null)
@@ -100,10 +93,9 @@ public abstract class Optimizer
             CheckLearningRate(lr);
             LearningRate = lr;
         }
+        using var _ = Autograd.GradMode.NoGrad();
         for (int i = 0; i < parameters.Length; i++)
-            if (grads[i] is not { } g) continue;
-            else if (parameters[i].Device.IsGpu) UpdateOnDevice(i, parameters[i], g);
-            else Update(i, parameters[i].Span, g.Span);
+            if (grads[i] is { } g) Update(i, parameters[i], g);
         StepCount++;
     }
 

@@ -35,22 +35,19 @@ public sealed class Sgd : Optimizer
 
     protected override IReadOnlyCollection<string> BufferNames { get; } = [MomentumBuffer];
 
-    protected override void Update(int index, Span<float> w, ReadOnlySpan<float> g)
+    /// <summary>On the backend's elementwise kernels, in the float operations and order of the formula above.</summary>
+    protected override void Update(int index, Tensor w, Tensor g)
     {
         float lr = LearningRate, wd = WeightDecay, mu = Momentum;
+        var d = g + wd * w;
         if (mu == 0f)
         {
-            for (int j = 0; j < w.Length; j++) w[j] -= lr * (g[j] + wd * w[j]);
+            w.CopyFrom(w - lr * d);
             return;
         }
         bool first = !HasBuffer(index, MomentumBuffer);
-        var b = Buffer(index, MomentumBuffer).Span;
-        float keep = 1f - Dampening;
-        for (int j = 0; j < w.Length; j++)
-        {
-            float d = g[j] + wd * w[j];
-            b[j] = first ? d : mu * b[j] + keep * d;
-            w[j] -= lr * (Nesterov ? d + mu * b[j] : b[j]);
-        }
+        var b = Buffer(index, MomentumBuffer);
+        b.CopyFrom(first ? d : mu * b + (1f - Dampening) * d);
+        w.CopyFrom(w - lr * (Nesterov ? d + mu * b : b));
     }
 }

@@ -36,7 +36,7 @@ static class ReduceGpu
     }
 
     /// <summary>Maximum of each row and the first index where it occurs (a NaN wins, as on the CPU).</summary>
-    public static void MaxRowsKernel(ArrayView<float> x, ArrayView<float> y, ArrayView<int> index, int len)
+    public static void MaxRowsKernel(ArrayView<float> x, ArrayView<float> y, ArrayView<float> index, int len)
     {
         var best = SharedMemory.Allocate<float>(Threads);
         var at = SharedMemory.Allocate<int>(Threads);
@@ -69,16 +69,16 @@ static class ReduceGpu
     }
 
     /// <summary>dx[r·len + index[r]] = g[r]; every other element of dx is left as it is (zero).</summary>
-    public static void ScatterRowsKernel(Index1D r, ArrayView<float> g, ArrayView<int> index, ArrayView<float> dx, int len) =>
-        dx[r * len + index[r]] = g[r];
+    public static void ScatterRowsKernel(Index1D r, ArrayView<float> g, ArrayView<float> index, ArrayView<float> dx, int len) =>
+        dx[r * len + (int)index[r]] = g[r];
 }
 
 public sealed partial class GpuKernels
 {
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int>? sumRows;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, int, int>? sumColumns;
-    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, int>? maxRows;
-    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>? scatterRows;
+    Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? maxRows;
+    Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? scatterRows;
 
     /// <summary>y[r] = Σ_j x[r·len + j] for each of y.Length rows (x contiguous).</summary>
     public void SumRows(ArrayView<float> x, ArrayView<float> y, int len)
@@ -98,18 +98,18 @@ public sealed partial class GpuKernels
     }
 
     /// <summary>y[r] = max_j x[r·len + j] and index[r] = its first position, for each of y.Length rows (len ≥ 1).</summary>
-    public void MaxRows(ArrayView<float> x, ArrayView<float> y, ArrayView<int> index, int len)
+    public void MaxRows(ArrayView<float> x, ArrayView<float> y, ArrayView<float> index, int len)
     {
         if (y.Length == 0) return;
-        maxRows ??= Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int>(ReduceGpu.MaxRowsKernel);
+        maxRows ??= Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReduceGpu.MaxRowsKernel);
         maxRows(Stream, new KernelConfig((int)y.Length, GroupSize), x, y, index, len);
     }
 
     /// <summary>dx[r·len + index[r]] = g[r] for each of g.Length rows (the backward of <see cref="MaxRows"/>; dx zeroed first by the caller).</summary>
-    public void ScatterRows(ArrayView<float> g, ArrayView<int> index, ArrayView<float> dx, int len)
+    public void ScatterRows(ArrayView<float> g, ArrayView<float> index, ArrayView<float> dx, int len)
     {
         if (g.Length == 0) return;
-        scatterRows ??= Accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>(ReduceGpu.ScatterRowsKernel);
+        scatterRows ??= Accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReduceGpu.ScatterRowsKernel);
         scatterRows(Stream, (int)g.Length, g, index, dx, len);
     }
 }
