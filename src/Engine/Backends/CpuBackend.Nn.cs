@@ -75,8 +75,30 @@ public sealed partial class CpuBackend
     public void SoftmaxBackward(bool log, int outer, int len, int inner, Tensor y, Tensor g, Tensor dx) =>
         (log ? KernelRegistry.FastLogSoftmaxBackward : KernelRegistry.FastSoftmaxBackward)(outer, len, inner, y.Span, g.Span, dx.Span);
 
-    public void BatchNormStats(int n, int c, int s, Tensor x, Tensor mean, Tensor variance) =>
-        KernelRegistry.FastBatchNormStats(n, c, s, x.Span, mean.Span, variance.Span);
+    public void BatchNormTrainStats(int n, int c, int s, float momentum, float eps, Tensor x, Tensor? runningMean, Tensor? runningVar, Tensor mean, Tensor rstd)
+    {
+        var variance = new float[c];
+        KernelRegistry.FastBatchNormStats(n, c, s, x.Span, mean.Span, variance);
+        var m = mean.Span; var r = rstd.Span;
+        int count = n * s;
+        if (runningMean is not null && runningVar is not null)
+        {
+            var rm = runningMean.Span; var rv = runningVar.Span;
+            for (int ch = 0; ch < c; ch++)
+            {
+                rm[ch] = (float)((1 - momentum) * rm[ch] + momentum * (double)m[ch]);
+                rv[ch] = (float)((1 - momentum) * rv[ch] + momentum * (double)variance[ch] * count / (count - 1));
+            }
+        }
+        for (int ch = 0; ch < c; ch++) r[ch] = (float)(1.0 / Math.Sqrt(variance[ch] + (double)eps));
+    }
+
+    public void BatchNormEvalStats(int c, float eps, Tensor runningMean, Tensor runningVar, Tensor mean, Tensor rstd)
+    {
+        runningMean.Span.CopyTo(mean.Span);
+        var v = runningVar.Span; var r = rstd.Span;
+        for (int ch = 0; ch < c; ch++) r[ch] = (float)(1.0 / Math.Sqrt(v[ch] + (double)eps));
+    }
 
     public void BatchNormForward(int n, int c, int s, Tensor x, Tensor mean, Tensor rstd, Tensor? w, Tensor? b, Tensor y) =>
         KernelRegistry.FastBatchNormForward(n, c, s, x.Span, mean.Span, rstd.Span, SpanOrEmpty(w), SpanOrEmpty(b), y.Span);
@@ -85,27 +107,6 @@ public sealed partial class CpuBackend
         Tensor? dx, Tensor? dw, Tensor? db) =>
         KernelRegistry.FastBatchNormBackward(n, c, s, training, x.Span, mean.Span, rstd.Span, SpanOrEmpty(w), g.Span,
             OutOrEmpty(dx), OutOrEmpty(dw), OutOrEmpty(db));
-
-    public void BatchNormUpdate(Tensor? runningMean, Tensor? runningVar, Tensor mean, Tensor variance, float momentum, int count, float eps, Tensor rstd)
-    {
-        var m = mean.Span; var v = variance.Span; var r = rstd.Span;
-        if (runningMean is not null && runningVar is not null)
-        {
-            var rm = runningMean.Span; var rv = runningVar.Span;
-            for (int ch = 0; ch < m.Length; ch++)
-            {
-                rm[ch] = (float)((1 - momentum) * rm[ch] + momentum * (double)m[ch]);
-                rv[ch] = (float)((1 - momentum) * rv[ch] + momentum * (double)v[ch] * count / (count - 1));
-            }
-        }
-        for (int ch = 0; ch < m.Length; ch++) r[ch] = (float)(1.0 / Math.Sqrt(v[ch] + (double)eps));
-    }
-
-    public void InverseStd(Tensor variance, float eps, Tensor rstd)
-    {
-        var v = variance.Span; var r = rstd.Span;
-        for (int ch = 0; ch < v.Length; ch++) r[ch] = (float)(1.0 / Math.Sqrt(v[ch] + (double)eps));
-    }
 
     // ---------------------------------------------------------------- pooling, resampling, indexing
 

@@ -140,8 +140,14 @@ public interface IBackend
     /// <summary>Its backward from the output y.</summary>
     void SoftmaxBackward(bool log, int outer, int len, int inner, Tensor y, Tensor g, Tensor dx);
 
-    /// <summary>Per-channel batch mean and biased variance of a contiguous (N, C, S) input, into (C) tensors.</summary>
-    void BatchNormStats(int n, int c, int s, Tensor x, Tensor mean, Tensor variance);
+    /// <summary>
+    /// Training statistics of a contiguous (N, C, S) input: per-channel batch mean and rstd = 1/√(biased var + eps), and,
+    /// when the running buffers are given, running = (1 − momentum)·running + momentum·batch (the variance unbiased).
+    /// </summary>
+    void BatchNormTrainStats(int n, int c, int s, float momentum, float eps, Tensor x, Tensor? runningMean, Tensor? runningVar, Tensor mean, Tensor rstd);
+
+    /// <summary>Evaluation statistics: mean = running mean, rstd = 1/√(running var + eps).</summary>
+    void BatchNormEvalStats(int c, float eps, Tensor runningMean, Tensor runningVar, Tensor mean, Tensor rstd);
 
     /// <summary>y = (x − mean)·rstd·w + b per channel.</summary>
     void BatchNormForward(int n, int c, int s, Tensor x, Tensor mean, Tensor rstd, Tensor? w, Tensor? b, Tensor y);
@@ -149,12 +155,6 @@ public interface IBackend
     /// <summary>Its backward (batch statistics when <paramref name="training"/>, constants otherwise); outputs may be null.</summary>
     void BatchNormBackward(int n, int c, int s, bool training, Tensor x, Tensor mean, Tensor rstd, Tensor? w, Tensor g,
         Tensor? dx, Tensor? dw, Tensor? db);
-
-    /// <summary>running = (1 − m)·running + m·batch for the mean, and for the variance with the unbiased factor; rstd = 1/√(var + eps).</summary>
-    void BatchNormUpdate(Tensor? runningMean, Tensor? runningVar, Tensor mean, Tensor variance, float momentum, int count, float eps, Tensor rstd);
-
-    /// <summary>rstd = 1/√(var + eps) of running statistics (evaluation mode).</summary>
-    void InverseStd(Tensor variance, float eps, Tensor rstd);
 
     // ---------------------------------------------------------------- pooling, resampling, indexing
 
@@ -209,7 +209,7 @@ public enum Primitive
     Conv2dForward, Conv2dInputGrad, Conv2dWeightGrad, ChannelSum, AddChannelBias,
     AttentionForward, AttentionBackward,
     RowNormForward, RowNormBackward, Softmax, SoftmaxBackward,
-    BatchNormStats, BatchNormForward, BatchNormBackward, BatchNormUpdate,
+    BatchNormTrainStats, BatchNormEvalStats, BatchNormForward, BatchNormBackward,
     Pool2d, Pool2dBackward, Upsample2d, Upsample2dBackward, Gather, GatherBackward,
     Modulate, ModulateBackward, GatedAdd, GatedAddBackward,
     AdamW,

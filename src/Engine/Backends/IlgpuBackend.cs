@@ -29,13 +29,7 @@ public sealed partial class IlgpuBackend : IBackend
         Enum.GetValues<Primitive>().ToDictionary(p => p, p => !Missing.Contains(p));
 
     /// <summary>The primitives this backend has no kernel for: each throws <see cref="NotSupportedOnDeviceException"/>.</summary>
-    static readonly HashSet<Primitive> Missing =
-    [
-        Primitive.Where, Primitive.BatchNormStats, Primitive.BatchNormForward, Primitive.BatchNormBackward, Primitive.BatchNormUpdate,
-        Primitive.Pool2d, Primitive.Pool2dBackward, Primitive.Upsample2d, Primitive.Upsample2dBackward, Primitive.Gather, Primitive.GatherBackward,
-    ];
-
-    NotSupportedOnDeviceException Unsupported(Primitive p) => new(p.ToString(), Device);
+    static readonly HashSet<Primitive> Missing = [];
 
     /// <summary>The elements of a contiguous tensor as a device view (marking them changed when <paramref name="write"/>).</summary>
     internal static ArrayView<float> View(Tensor t, bool write = false)
@@ -65,13 +59,13 @@ public sealed partial class IlgpuBackend : IBackend
         if (t.Numel > 0) K.Fill(Out(t), value);
     }
 
-    /// <summary>The numbers come from the caller's generator on the host (the same stream as on the CPU) and are uploaded once.</summary>
+    /// <summary>Philox on the device, bit for bit the host generator's stream (seed, offset); the generator's offset advances as a host draw would.</summary>
     public void FillRandom(Tensor t, Generator g, bool normal, float a, float b)
     {
-        var values = new float[t.Numel];
-        if (normal) g.FillNormal(values, a, b);
-        else g.FillUniform(values, a, b);
-        if (values.Length > 0) Out(t).CopyFromCPU(gpu.Accelerator.DefaultStream, values);
+        if (t.Numel == 0) return;
+        if (normal) K.FillNormal(Out(t), g.Seed, g.Offset, a, b);
+        else K.FillUniform(Out(t), g.Seed, g.Offset, a, b);
+        g.Offset += (ulong)GpuKernels.RandomBlocks(t.Numel);
     }
 
     /// <summary>How a kernel reads <paramref name="t"/> at the broadcast <paramref name="shape"/>: strided, or by value for a host scalar.</summary>
@@ -89,13 +83,12 @@ public sealed partial class IlgpuBackend : IBackend
         K.Copy(dst.Shape, sv, ss, dv, StridedOperand.Of(dst.Strides, dst.Offset));
     }
 
-    /// <summary>On the device as a strided binary add of the view and the source written back through the view.</summary>
     public void AddInto(Tensor dst, Tensor src)
     {
         if (dst.Numel == 0) return;
-        var sum = Binary<AddOp>(dst, src, dst.Shape);
-        Copy(dst, sum);
-        sum.Dispose();
+        var dv = dst.Storage.View(write: true);
+        var (sv, ss) = Operand(src, dst.Shape, dv);
+        K.AddStrided(dst.Shape, sv, ss, dv, StridedOperand.Of(dst.Strides, dst.Offset));
     }
 
     public void Axpy(float alpha, Tensor x, Tensor y) => K.Axpy(alpha, View(x), Out(y));
@@ -147,68 +140,37 @@ public sealed partial class IlgpuBackend : IBackend
         return y;
     }
 
-    /// <summary>
-    /// On the device from the binary kernels, following <see cref="ScalarMap"/>'s reference: leaky ReLU as
-    /// max(x, 0) + p·min(x, 0), the power as x^p, the clamp as min(max(x, p), q).
-    /// </summary>
+    static ScalarUnaryCode CodeOf(ScalarMap f) => f.Kind switch
+    {
+        ScalarMapKind.LeakyRelu => ScalarUnaryCode.LeakyRelu,
+        ScalarMapKind.Pow => ScalarUnaryCode.Pow,
+        _ => ScalarUnaryCode.Clamp,
+    };
+
     public Tensor Map(ScalarMap f, Tensor x)
     {
-        using var _ = GradMode.NoGrad();
-        var p = Tensor.Scalar(f.P);
-        switch (f.Kind)
-        {
-            case ScalarMapKind.LeakyRelu:
-                {
-                    var zero = Tensor.Scalar(0f);
-                    var pos = Binary<MaxOp>(x, zero, x.Shape); var neg = Binary<MinOp>(x, zero, x.Shape);
-                    var scaled = Binary<MulOp>(neg, p, x.Shape);
-                    var y = Binary<AddOp>(pos, scaled, x.Shape);
-                    pos.Dispose(); neg.Dispose(); scaled.Dispose();
-                    return y;
-                }
-            case ScalarMapKind.Pow:
-                return Binary<PowOp>(x, p, x.Shape);
-            default:
-                {
-                    var low = Binary<MaxOp>(x, p, x.Shape);
-                    var y = Binary<MinOp>(low, Tensor.Scalar(f.Q), x.Shape);
-                    low.Dispose();
-                    return y;
-                }
-        }
+        var y = Tensor.Empty(x.Shape, Device);
+        if (y.Numel > 0) K.ScalarUnary(CodeOf(f), f.P, f.Q, View(x), Out(y));
+        return y;
     }
 
-    /// <summary>On the device from the binary kernels: leaky ReLU g·(x &gt; 0 ? 1 : p), power g·p·x^(p−1), clamp g·[p ≤ x ≤ q].</summary>
     public Tensor MapBackward(ScalarMap f, Tensor x, Tensor g)
     {
-        var shape = x.Shape;
-        var temps = new List<Tensor>();
-        Tensor T(Tensor t) { temps.Add(t); return t; }
-        Tensor factor;
-        switch (f.Kind)
-        {
-            case ScalarMapKind.LeakyRelu:
-                {
-                    var positive = T(Binary<GreaterOp>(x, Tensor.Scalar(0f), shape));                   // 1 or 0
-                    var slope = T(Binary<MulOp>(T(Binary<SubOp>(Tensor.Scalar(1f), positive, shape)), Tensor.Scalar(f.P), shape));
-                    factor = T(Binary<AddOp>(positive, slope, shape));
-                    break;
-                }
-            case ScalarMapKind.Pow:
-                factor = T(Binary<MulOp>(T(Binary<PowOp>(x, Tensor.Scalar(f.P - 1f), shape)), Tensor.Scalar(f.P), shape));
-                break;
-            default:
-                factor = T(Binary<MulOp>(T(Binary<GreaterEqualOp>(x, Tensor.Scalar(f.P), shape)), T(Binary<LessEqualOp>(x, Tensor.Scalar(f.Q), shape)), shape));
-                break;
-        }
-        var dx = Binary<MulOp>(g, factor, shape);
-        foreach (var t in temps) t.Dispose();
+        var dx = Tensor.Empty(x.Shape, Device);
+        if (dx.Numel > 0) K.ScalarUnaryBackward(CodeOf(f), f.P, f.Q, View(x), View(g), Out(dx));
         return dx;
     }
 
     public Tensor Where(Tensor condition, Tensor a, Tensor b, int[] shape)
     {
-        throw Unsupported(Primitive.Where);
+        var y = Tensor.Empty(shape, Device);
+        if (y.Numel == 0) return y;
+        var yv = Out(y);
+        var (cv, sc) = Operand(condition, shape, yv);
+        var (av, sa) = Operand(a, shape, yv);
+        var (bv, sb) = Operand(b, shape, yv);
+        K.Where(shape, cv, sc, av, sa, bv, sb, yv);
+        return y;
     }
 
     // ---------------------------------------------------------------- reductions

@@ -33,17 +33,8 @@ public sealed partial class Tensor
         var xc = x.Contiguous(); var wc = weight?.Contiguous(); var bc = bias?.Contiguous();
         var backend = x.Backend;
         var mean = Uninitialized([c], x.Device); var rstd = Uninitialized([c], x.Device);
-        if (training)
-        {
-            var variance = Uninitialized([c], x.Device);
-            backend.BatchNormStats(n, c, s, xc, mean, variance);
-            backend.BatchNormUpdate(runningMean?.Contiguous(), runningVar?.Contiguous(), mean, variance, momentum, count, eps, rstd);
-        }
-        else
-        {
-            backend.Copy(mean, runningMean!);
-            backend.InverseStd(runningVar!.Contiguous(), eps, rstd);
-        }
+        if (training) backend.BatchNormTrainStats(n, c, s, momentum, eps, xc, runningMean?.Contiguous(), runningVar?.Contiguous(), mean, rstd);
+        else backend.BatchNormEvalStats(c, eps, runningMean!.Contiguous(), runningVar!.Contiguous(), mean, rstd);
 
         var y = Uninitialized(x.Shape, x.Device);                                    // the kernel writes every element
         backend.BatchNormForward(n, c, s, xc, mean, rstd, wc, bc, y);

@@ -5,7 +5,7 @@ namespace Kernels.Gpu;
 
 /// <summary>
 /// Row reductions beyond the sum and max of <see cref="ReduceGpu"/>: log-sum-exp (one group per contiguous row,
-/// shifted by the row maximum, fixed trees) and its backward, and the conversion of saved argmax indices to floats.
+/// shifted by the row maximum, fixed trees) and its backward,.
 /// </summary>
 static class ReduceExtraGpu
 {
@@ -37,15 +37,12 @@ static class ReduceExtraGpu
         int r = i / len;
         dx[i] = g[r] * MathF.Exp(x[i] - y[r]);
     }
-
-    public static void IndexToFloatKernel(Index1D i, ArrayView<int> index, ArrayView<float> y) => y[i] = index[i];
 }
 
 public sealed partial class GpuKernels
 {
     Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int>? logSumExpRows;
     Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? logSumExpRowsBackward;
-    Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<float>>? indexToFloat;
 
     /// <summary>
     /// y[r] = log Σ_j exp(x[r·len + j]) for each of y.Length contiguous rows (len ≥ 1), shifted by the row maximum;
@@ -65,13 +62,5 @@ public sealed partial class GpuKernels
         if (total == 0) return;
         logSumExpRowsBackward ??= Accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReduceExtraGpu.LogSumExpRowsBackwardKernel);
         logSumExpRowsBackward(Stream, checked((int)total), x, y, g, dx, len);
-    }
-
-    /// <summary>y[i] = (float)index[i]: the argmax indices of <see cref="MaxRows"/> as a float tensor (exact below 2^24).</summary>
-    public void IndexToFloat(ArrayView<int> index, ArrayView<float> y)
-    {
-        if (index.Length == 0) return;
-        indexToFloat ??= Accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<int>, ArrayView<float>>(ReduceExtraGpu.IndexToFloatKernel);
-        indexToFloat(Stream, (int)index.Length, index, y);
     }
 }
