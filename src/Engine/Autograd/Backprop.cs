@@ -14,6 +14,7 @@ public static class Backprop
     public static Tensor Record(string op, Tensor result, Tensor[] inputs, Action<Tensor> backward, string? attributes = null)
     {
         OpProfile.Forward(op);
+        DeviceScope.OpDone(op, result);
         if (!GradMode.Enabled) return result;
         foreach (var i in inputs)
         {

@@ -155,11 +155,12 @@ public sealed partial class CpuBackend : IBackend
     public Tensor Where(Tensor condition, Tensor a, Tensor b, int[] shape)
     {
         using var _ = GradMode.NoGrad();
-        var c = condition.Detach().Expand(shape).Contiguous().Span;
-        var av = a.Detach().Expand(shape).Contiguous().Span;
-        var bv = b.Detach().Expand(shape).Contiguous().Span;
+        var ct = condition.Detach().Expand(shape).Contiguous();
+        var at = a.Detach().Expand(shape).Contiguous();
+        var bt = b.Detach().Expand(shape).Contiguous();
         var y = Tensor.Uninitialized(shape, Device);
-        var ys = y.Span;
+        // Spans only after the last nested op: a memory plan may release a storage after the op that last read it.
+        var c = ct.Span; var av = at.Span; var bv = bt.Span; var ys = y.Span;
         for (int i = 0; i < ys.Length; i++) ys[i] = c[i] != 0 ? av[i] : bv[i];
         return y;
     }

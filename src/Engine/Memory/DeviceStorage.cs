@@ -57,6 +57,7 @@ public sealed class DeviceStorage : Storage
 
     void SyncToHost()
     {
+        DeviceScope.NoteUse(this);
         ObjectDisposedException.ThrowIf(lease.IsDisposed, this);
         host ??= new float[Length];
         if (fresh != Fresh.Device) return;
@@ -68,6 +69,7 @@ public sealed class DeviceStorage : Storage
 
     internal override ArrayView<float> View(bool write)
     {
+        DeviceScope.NoteUse(this);
         ObjectDisposedException.ThrowIf(lease.IsDisposed, this);
         var buffer = lease.Buffer;
         if (fresh == Fresh.Host)

@@ -35,9 +35,20 @@ public sealed class HostStorage : Storage
         return s;
     }
 
-    public override float[] Data => host ?? throw Released();
+    public override float[] Data
+    {
+        get
+        {
+            DeviceScope.NoteUse(this);
+            return host ?? throw Released();
+        }
+    }
 
-    internal override float[] ReadHost() => host ?? throw Released();
+    internal override float[] ReadHost()
+    {
+        DeviceScope.NoteUse(this);
+        return host ?? throw Released();
+    }
 
     internal override ArrayView<float> View(bool write) => throw new DeviceMismatchException($"storage on {Device} has no device buffer");
 

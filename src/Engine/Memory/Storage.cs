@@ -28,6 +28,10 @@ public abstract class Storage : IDisposable
     public Device Device { get; }
     public int Length { get; }
 
+    /// <summary>The planned scope that made this storage, and its place in that scope's creation order (see <see cref="MemoryPlan"/>).</summary>
+    internal DeviceScope? Scope;
+    internal int Ordinal;
+
     /// <summary>Times a device storage was copied to the host (a read: <see cref="Tensor.ToArray"/>, <see cref="Tensor.Item"/>, <see cref="Data"/>), process-wide.</summary>
     public static long HostReads => Interlocked.Read(ref hostReads);
 
@@ -59,5 +63,5 @@ public abstract class Storage : IDisposable
     public abstract void Dispose();
 
     private protected static ObjectDisposedException Released() =>
-        new("Storage", "the tensor's memory went back to the pool at the end of its DeviceScope; Keep it in the scope to use it afterwards");
+        new("Storage", "the tensor's memory went back to the pool (its DeviceScope ended, or the scope's MemoryPlan had seen its last use); Keep it in the scope to use it afterwards");
 }

@@ -45,10 +45,11 @@ public sealed class Sampler(NoiseSchedule schedule, Prediction prediction)
         using var _ = GradMode.NoGrad();
         var x = Tensor.Randn([labels.Length, .. imageShape], g);
         var steps = Timesteps(o);
+        var plan = new MemoryPlan();                                              // learned on the first step: when each intermediate is done
         for (int i = 0; i < steps.Length; i++)
         {
             int t = steps[i], prev = i + 1 < steps.Length ? steps[i + 1] : -1;
-            using var scope = new DeviceScope();                                  // each step's intermediates are recycled by the next
+            using var scope = new DeviceScope(plan);                              // freed after their last use, and recycled by the next step
             (x, var x0) = Step(model, x, labels, t, prev, o, g);
             scope.Keep(x);
             if (onStep is not null) onStep(i, x, scope.Keep(x0));

@@ -62,13 +62,13 @@ public sealed class ResBlock : Module
     public Tensor Forward(Tensor x, Tensor emb)                                   // x (B, Ci, H, W), emb (B, E)
     {
         var a = norm1.ForwardSilu(x);
-        var h = Intermediates.Free(a, conv1.Forward(a));                          // (B, Co, H, W)
-        h = Intermediates.Free(h, h + timeProj.Forward(emb).Unsqueeze(-1).Unsqueeze(-1));   // + (B, Co, 1, 1)
-        var b = Intermediates.Free(h, norm2.ForwardSilu(h));
-        h = Intermediates.Free(b, conv2.Forward(b));
-        if (skip is null) return Intermediates.Free(h, h + x);
+        var h = conv1.Forward(a);                                                 // (B, Co, H, W)
+        h = h + timeProj.Forward(emb).Unsqueeze(-1).Unsqueeze(-1);               // + (B, Co, 1, 1)
+        var b = norm2.ForwardSilu(h);
+        h = conv2.Forward(b);
+        if (skip is null) return h + x;
         var s = skip.Forward(x);
-        return Intermediates.Free(s, Intermediates.Free(h, h + s));
+        return h + s;
     }
 }
 
@@ -91,7 +91,7 @@ public sealed class AttnBlock : Module
     {
         int b = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
         var normed = norm.Forward(x);
-        var qkvOut = Intermediates.Free(normed, qkv.Forward(normed));
+        var qkvOut = qkv.Forward(normed);
         var parts = qkvOut
             .Reshape(b, 3, heads, c / heads, h * w)
             .Permute(1, 0, 2, 4, 3);                                             // (3, B, heads, HW, C/heads)
@@ -99,10 +99,9 @@ public sealed class AttnBlock : Module
         var k = parts.Narrow(0, 1, 1).Squeeze(0);
         var v = parts.Narrow(0, 2, 1).Squeeze(0);
         var a = Tensor.Attention(q, k, v);                                        // (B, heads, HW, C/heads)
-        Intermediates.Free(qkvOut);
-        var heads2d = Intermediates.Free(a, a.Permute(0, 1, 3, 2).Reshape(b, c, h, w));
-        var o = Intermediates.Free(heads2d, proj.Forward(heads2d));
-        return Intermediates.Free(o, x + o);
+        var heads2d = a.Permute(0, 1, 3, 2).Reshape(b, c, h, w);
+        var o = proj.Forward(heads2d);
+        return x + o;
     }
 }
 
@@ -181,40 +180,35 @@ public sealed class UNet : Module, IDenoiser
         var emb = timeEmbed.Forward(t) + classEmbed.Forward(y);                  // (B, 4ch)
         var h = convIn.Forward(x);
         var skips = new Stack<Tensor>();
-        bool hIsSkip = false;                                                    // a skip must live until the up path pops it
         foreach (var level in down)
         {
             for (int i = 0; i < level.Res.Count; i++)
             {
-                var input = h;
                 h = level.Res[i].Forward(h, emb);
-                if (!hIsSkip) Intermediates.Free(input);
-                if (level.Attn is not null) h = Intermediates.Free(h, level.Attn[i].Forward(h));
+                if (level.Attn is not null) h = level.Attn[i].Forward(h);
                 skips.Push(h);
-                hIsSkip = true;
             }
-            if (level.Resample is not null) { h = level.Resample.Forward(h); hIsSkip = false; }   // stride-2 conv
+            if (level.Resample is not null) h = level.Resample.Forward(h);    // stride-2 conv
         }
         var mid = midRes1.Forward(h, emb);
-        if (!hIsSkip) Intermediates.Free(h);
-        h = Intermediates.Free(mid, midAttn.Forward(mid));
-        h = Intermediates.Free(h, midRes2.Forward(h, emb));
+        h = midAttn.Forward(mid);
+        h = midRes2.Forward(h, emb);
         foreach (var level in up)
         {
             for (int i = 0; i < level.Res.Count; i++)
             {
                 var skip = skips.Pop();
-                var joined = Intermediates.Free(skip, Intermediates.Free(h, Tensor.Cat([h, skip], 1)));
-                h = Intermediates.Free(joined, level.Res[i].Forward(joined, emb));
-                if (level.Attn is not null) h = Intermediates.Free(h, level.Attn[i].Forward(h));
+                var joined = Tensor.Cat([h, skip], 1);
+                h = level.Res[i].Forward(joined, emb);
+                if (level.Attn is not null) h = level.Attn[i].Forward(h);
             }
             if (level.Resample is not null)
             {
-                var up2 = Intermediates.Free(h, h.UpsampleNearest2d(2));
-                h = Intermediates.Free(up2, level.Resample.Forward(up2));
+                var up2 = h.UpsampleNearest2d(2);
+                h = level.Resample.Forward(up2);
             }
         }
-        var last = Intermediates.Free(h, normOut.ForwardSilu(h));
-        return Intermediates.Free(last, convOut.Forward(last));
+        var last = normOut.ForwardSilu(h);
+        return convOut.Forward(last);
     }
 }

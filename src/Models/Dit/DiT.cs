@@ -54,10 +54,10 @@ public sealed class DiT : Module, IDenoiser
         foreach (var y in labels)
             if ((uint)y > (uint)c.Classes) throw new ArgumentOutOfRangeException(nameof(labels), $"DiT: label {y} is outside [0, {c.Classes}] ({c.Classes} = no class)");
         var patches = xEmbedder.Forward(x);
-        var h = Intermediates.Free(patches, patches + posEmbed);                  // (B, T, D)
+        var h = patches + posEmbed;                                               // (B, T, D)
         var cond = tEmbedder.Forward(t) + yEmbedder.Forward(labels);               // (B, D)
-        foreach (var block in blocks) h = Intermediates.Free(h, block.Forward(h, cond));   // without a graph, each block's input is freed
-        var o = Intermediates.Free(h, finalLayer.Forward(h, cond));                // (B, T, p·p·C)
-        return Intermediates.Free(o, PatchEmbed.Unpatchify(o, c.Channels, c.Patch, c.Grid, c.Grid));   // (B, C, H, W)
+        foreach (var block in blocks) h = block.Forward(h, cond);
+        var o = finalLayer.Forward(h, cond);                                      // (B, T, p·p·C)
+        return PatchEmbed.Unpatchify(o, c.Channels, c.Patch, c.Grid, c.Grid);   // (B, C, H, W)
     }
 }

@@ -20,8 +20,8 @@ public sealed class Mlp : Layer
     public override Tensor Forward(Tensor x)
     {
         var hidden = fc1.Forward(x);
-        var act = Intermediates.Free(hidden, hidden.Gelu(tanhApproximation: true));
-        return Intermediates.Free(act, fc2.Forward(act));
+        var act = hidden.Gelu(tanhApproximation: true);
+        return fc2.Forward(act);
     }
 }
 
@@ -74,16 +74,16 @@ public sealed class DitBlock : Module
     {
         var m = DitInit.Split(modulation.Forward(c), 6);                           // 6 × (B, D)
         var a = Branch(norm1.Forward(x), m[0], m[1], attn.Forward);
-        var mid = Intermediates.Free(a, AdaLN.GatedResidual(x, m[2], a));
+        var mid = AdaLN.GatedResidual(x, m[2], a);
         var b = Branch(norm2.Forward(mid), m[3], m[4], mlp.Forward);
-        return Intermediates.Free(mid, Intermediates.Free(b, AdaLN.GatedResidual(mid, m[5], b)));
+        return AdaLN.GatedResidual(mid, m[5], b);
     }
 
     /// <summary>f(modulate(normed, shift, scale)); without a graph, each intermediate is freed once used.</summary>
     static Tensor Branch(Tensor normed, Tensor shift, Tensor scale, Func<Tensor, Tensor> f)
     {
-        var modulated = Intermediates.Free(normed, AdaLN.Modulate(normed, shift, scale));
-        return Intermediates.Free(modulated, f(modulated));
+        var modulated = AdaLN.Modulate(normed, shift, scale);
+        return f(modulated);
     }
 }
 
@@ -107,7 +107,7 @@ public sealed class FinalLayer : Module
     {
         var m = DitInit.Split(modulation.Forward(c), 2);
         var normed = norm.Forward(x);
-        var modulated = Intermediates.Free(normed, AdaLN.Modulate(normed, m[0], m[1]));
-        return Intermediates.Free(modulated, linear.Forward(modulated));
+        var modulated = AdaLN.Modulate(normed, m[0], m[1]);
+        return linear.Forward(modulated);
     }
 }

@@ -79,9 +79,10 @@ public static class RectifiedFlow
         var times = Times(steps, shift);
         int b = noise.Shape[0];
         var x = noise;
+        var plan = new MemoryPlan();                                              // learned on the first step: when each intermediate is done
         for (int i = 0; i < steps; i++)
         {
-            using var scope = new DeviceScope();                                  // each step's intermediates are recycled by the next
+            using var scope = new DeviceScope(plan);                              // freed after their last use, and recycled by the next step
             var v = model(x, Enumerable.Repeat(times[i], b).ToArray());
             x = scope.Keep(x + v * (times[i + 1] - times[i]));
             onStep?.Invoke(i, x);
