@@ -196,4 +196,43 @@ public sealed class GpuNormPoolKernelTests
             AssertClose(x.Grad!.ToArray(), Down(dx1), $"upsample backward ({n}, {c}, {h}, {w}) ×{scale}");
         }
     }
+
+    [Test]
+    public void Span_variants_of_batch_norm_norm_silu_and_modulation_match_reference()
+    {
+        int n = 3, c = 5, sp = 7, len = n * c * sp;
+        var x = Values(len, 64); var w = Values(c, 65); var b = Values(c, 66); var dy = Values(len, 67);
+        float[] m0 = new float[c], v0 = new float[c], m1 = new float[c], v1 = new float[c];
+        Norm.BatchStatsReference(n, c, sp, x, m0, v0); Variants.BatchNormStats.Run(n, c, sp, x, m1, v1);
+        AssertClose(m0, m1, "variant batch-norm mean"); AssertClose(v0, v1, "variant batch-norm variance");
+        var rstd = v0.Select(v => 1f / MathF.Sqrt(v + 1e-5f)).ToArray();
+        float[] y0 = new float[len], y1 = new float[len];
+        Norm.BatchForwardReference(n, c, sp, x, m0, rstd, w, b, y0); Variants.BatchNormForward.Run(n, c, sp, x, m0, rstd, w, b, y1);
+        AssertClose(y0, y1, "variant batch-norm forward");
+        float[] dx0 = new float[len], dw0 = new float[c], db0 = new float[c], dx1 = new float[len], dw1 = new float[c], db1 = new float[c];
+        Norm.BatchBackwardReference(n, c, sp, true, x, m0, rstd, w, dy, dx0, dw0, db0);
+        Variants.BatchNormBackward.Run(n, c, sp, true, x, m0, rstd, w, dy, dx1, dw1, db1);
+        AssertClose(dx0, dx1, "variant batch-norm dx", 2e-4f); AssertClose(dw0, dw1, "variant batch-norm dweight", 2e-4f); AssertClose(db0, db1, "variant batch-norm dbias", 2e-4f);
+
+        // GroupNorm + SiLU of (N=3, C=5, S=7) with G=5: rows 15 of 7.
+        float[] r0 = new float[15], q0 = new float[15], r1 = new float[15], q1 = new float[15];
+        Norm.RowForwardSiluReference(15, 7, 5, 7, 1e-5f, true, x, w, b, y0, r0, q0);
+        Variants.RowNormSiluForward.Run(15, 7, 5, 7, 1e-5f, true, x, w, b, y1, r1, q1);
+        AssertClose(y0, y1, "variant norm+silu forward");
+        Norm.RowBackwardSiluReference(15, 7, 5, 7, true, x, w, b, r0, q0, dy, dx0, dw0, db0);
+        Variants.RowNormSiluBackward.Run(15, 7, 5, 7, true, x, w, b, r0, q0, dy, dx1, dw1, db1);
+        AssertClose(dx0, dx1, "variant norm+silu dx", 2e-4f); AssertClose(dw0, dw1, "variant norm+silu dweight", 2e-4f); AssertClose(db0, db1, "variant norm+silu dbias", 2e-4f);
+
+        // Modulation of tokens (B=3, T=7, D=5) by (3, 5) rows.
+        var shift = Values(15, 68); var scale = Values(15, 69);
+        Modulation.ModulateReference(3, 7, 5, x, shift, scale, y0); Variants.Modulate.Run(3, 7, 5, x, shift, scale, y1);
+        AssertClose(y0, y1, "variant modulate");
+        float[] a0 = new float[15], s0 = new float[15], a1 = new float[15], s1 = new float[15];
+        Modulation.ModulateBackwardReference(3, 7, 5, x, scale, dy, dx0, a0, s0); Variants.ModulateBackward.Run(3, 7, 5, x, scale, dy, dx1, a1, s1);
+        AssertClose(dx0, dx1, "variant modulate dx"); AssertClose(a0, a1, "variant modulate dshift"); AssertClose(s0, s1, "variant modulate dscale");
+        Modulation.GatedAddReference(3, 7, 5, x, shift, dy, y0); Variants.GatedAdd.Run(3, 7, 5, x, shift, dy, y1);
+        AssertClose(y0, y1, "variant gated add");
+        Modulation.GatedAddBackwardReference(3, 7, 5, shift, x, dy, dx0, a0); Variants.GatedAddBackward.Run(3, 7, 5, shift, x, dy, dx1, a1);
+        AssertClose(dx0, dx1, "variant gated add dbranch"); AssertClose(a0, a1, "variant gated add dgate");
+    }
 }

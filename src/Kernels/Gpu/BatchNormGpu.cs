@@ -6,7 +6,9 @@ namespace Kernels.Gpu;
 /// <summary>
 /// Batch normalisation over (N, C, S) (the contract of <see cref="Cpu.Norm"/>'s batch kernels): channel c is
 /// normalised over its N·S values. Statistics and the backward sums use one group of 256 threads per channel with a
-/// fixed shared-memory tree (deterministic, no atomics); the forward is one thread per element.
+/// fixed shared-memory tree (deterministic, no atomics); the forward is one thread per element. All arithmetic is
+/// float (the CPU op forms rstd and the running update in double: they agree to an ulp or two), so the kernels also
+/// run on devices without double precision.
 /// </summary>
 static class BatchNormGpu
 {
@@ -38,10 +40,10 @@ static class BatchNormGpu
         float variance = rstd[ch];
         if (hasRunning != 0)
         {
-            runningMean[ch] = (float)((1 - momentum) * runningMean[ch] + momentum * (double)mean[ch]);
-            runningVar[ch] = (float)((1 - momentum) * runningVar[ch] + momentum * (double)variance * count / (count - 1));
+            runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * mean[ch];
+            runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * variance * ((float)count / (count - 1));
         }
-        rstd[ch] = (float)(1.0 / Math.Sqrt(variance + (double)eps));
+        rstd[ch] = 1f / MathF.Sqrt(variance + eps);
     }
 
     /// <summary>Evaluation statistics: mean = running mean, rstd = 1/√(running var + eps).</summary>
@@ -49,7 +51,7 @@ static class BatchNormGpu
         ArrayView<float> rstd, float eps)
     {
         mean[ch] = runningMean[ch];
-        rstd[ch] = (float)(1.0 / Math.Sqrt(runningVar[ch] + (double)eps));
+        rstd[ch] = 1f / MathF.Sqrt(runningVar[ch] + eps);
     }
 
     public static void ForwardKernel(Index1D i, ArrayView<float> x, ArrayView<float> mean, ArrayView<float> rstd, ArrayView<float> w,

@@ -12,7 +12,7 @@ namespace Kernels.Gpu;
 /// <see cref="Registered"/> is the instance the registry lists; it is null (no GPU variants) until a GPU is opened.
 /// </summary>
 /// <example><c>var v = new GpuVariants(accelerator); v.Gemm.Run(false, false, m, n, k, 1f, a, k, b, n, 0f, c, n);</c></example>
-public sealed class GpuVariants
+public sealed partial class GpuVariants
 {
     /// <summary>The name of every GPU variant in the registry.</summary>
     public const string Name = "gpu-ilgpu";
