@@ -246,6 +246,22 @@ public sealed partial class CpuBackend
 
     // ---------------------------------------------------------------- optimisation
 
+    public double ClipGradNorm(IReadOnlyList<Tensor> grads, double maxNorm)
+    {
+        double sumSquares = 0;
+        foreach (var g in grads)
+            foreach (var v in g.Span) sumSquares += (double)v * v;
+        double norm = Math.Sqrt(sumSquares);
+        if (!double.IsFinite(norm) || norm <= maxNorm) return norm;
+        float scale = (float)(maxNorm / (norm + 1e-6));
+        foreach (var g in grads)
+        {
+            var s = g.Span;
+            for (int i = 0; i < s.Length; i++) s[i] *= scale;
+        }
+        return norm;
+    }
+
     public void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1, double beta2, double eps, double weightDecay, int step) =>
         KernelRegistry.FastAdamW(param.Span, grad.Span, m.Span, v.Span, lr, beta1, beta2, eps, weightDecay, step);
 }

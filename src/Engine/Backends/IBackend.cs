@@ -195,6 +195,12 @@ public interface IBackend
 
     // ---------------------------------------------------------------- optimisation
 
+    /// <summary>
+    /// Scales the contiguous <paramref name="grads"/> in place so that their global L2 norm (summed in double) is at most
+    /// <paramref name="maxNorm"/> (by maxNorm / (norm + 1e-6) when above; a non-finite norm leaves them), and returns the norm.
+    /// </summary>
+    double ClipGradNorm(IReadOnlyList<Tensor> grads, double maxNorm);
+
     /// <summary>One AdamW step in place on a parameter and its moments (all contiguous, one shape).</summary>
     void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1, double beta2, double eps, double weightDecay, int step);
 }
@@ -212,7 +218,7 @@ public enum Primitive
     BatchNormTrainStats, BatchNormEvalStats, BatchNormForward, BatchNormBackward,
     Pool2d, Pool2dBackward, Upsample2d, Upsample2dBackward, Gather, GatherBackward,
     Modulate, ModulateBackward, GatedAdd, GatedAddBackward,
-    AdamW,
+    ClipGradNorm, AdamW,
 }
 
 /// <summary>The elementwise functions with scalar parameters: leaky ReLU (slope p), x^p, clamp to [p, q].</summary>

@@ -160,6 +160,29 @@ public sealed partial class IlgpuBackend
 
     // ---------------------------------------------------------------- optimisation
 
+    /// <summary>Squares summed in double per parameter, the norm and the factor formed on the device; only the norm is read back.</summary>
+    public double ClipGradNorm(IReadOnlyList<Tensor> grads, double maxNorm)
+    {
+        if (grads.Count == 0) return 0;
+        var groups = grads.Select(g => GpuKernels.SquaredNormGroups(g.Numel)).ToArray();
+        using var partials = gpu.Accelerator.Allocate1D<double>(groups.Sum());
+        using var result = gpu.Accelerator.Allocate1D<double>(2);
+        long at = 0;
+        for (int i = 0; i < grads.Count; i++)
+        {
+            if (grads[i].Numel == 0) partials.View.SubView(at, groups[i]).MemSetToZero(gpu.Accelerator.DefaultStream);
+            else K.SquaredNormPartials(View(grads[i]), partials.View.SubView(at, groups[i]));
+            at += groups[i];
+        }
+        K.ClipFactor(partials.View, maxNorm, result.View);
+        foreach (var g in grads) K.ScaleByClipFactor(Out(g), result.View);
+        var norm = new double[2];
+        result.View.CopyToCPU(gpu.Accelerator.DefaultStream, norm);
+        gpu.Accelerator.DefaultStream.Synchronize();
+        Storage.CountHostRead();
+        return norm[0];
+    }
+
     public void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1, double beta2, double eps, double weightDecay, int step) =>
         K.AdamW(Out(param), View(grad), Out(m), Out(v), lr, beta1, beta2, eps, weightDecay, step);
 }

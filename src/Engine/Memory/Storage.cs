@@ -40,6 +40,9 @@ public abstract class Storage : IDisposable
 
     private protected static long hostReads, hostWrites;
 
+    /// <summary>Counts a device-to-host read that is not a storage's (a scalar a backend reads back, such as a gradient norm).</summary>
+    internal static void CountHostRead() => Interlocked.Increment(ref hostReads);
+
     /// <summary>
     /// The values in host memory. For a host storage, the array itself. For a device storage, a host copy brought up to
     /// date (a device-to-host copy, which waits for the kernels before it); as the caller may write to it, the next

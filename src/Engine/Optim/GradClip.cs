@@ -15,14 +15,11 @@ public static class GradClip
         if (!(maxNorm > 0) || double.IsInfinity(maxNorm))
             throw new ArgumentOutOfRangeException(nameof(maxNorm), $"ClipGradNorm: max norm must be positive and finite, got {maxNorm}");
         var withGrad = parameters.Where(p => p.Grad is not null).ToList();
-        double sumSquares = 0;
-        foreach (var p in withGrad)
-            foreach (var v in p.Grad!.ToArray()) sumSquares += (double)v * v;        // the norm is read on the host, in double
-        double norm = Math.Sqrt(sumSquares);
-        if (!double.IsFinite(norm) || norm <= maxNorm) return norm;
-        float scale = (float)(maxNorm / (norm + 1e-6));
+        if (withGrad.Count == 0) return 0;
+        var device = Device.Common("ClipGradNorm", [.. withGrad.Select(p => p.Grad!)]);
         using var _ = Autograd.GradMode.NoGrad();
-        foreach (var p in withGrad) p.Grad = p.Grad! * scale;
+        foreach (var p in withGrad) p.Grad = p.Grad!.Contiguous();                // scaled in place
+        double norm = device.Backend.ClipGradNorm([.. withGrad.Select(p => p.Grad!)], maxNorm);
         return norm;
     }
 }

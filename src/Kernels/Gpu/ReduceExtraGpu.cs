@@ -5,7 +5,7 @@ namespace Kernels.Gpu;
 
 /// <summary>
 /// Row reductions beyond the sum and max of <see cref="ReduceGpu"/>: log-sum-exp (one group per contiguous row,
-/// shifted by the row maximum, fixed trees) and its backward,.
+/// shifted by the row maximum, fixed trees) and its backward.
 /// </summary>
 static class ReduceExtraGpu
 {
