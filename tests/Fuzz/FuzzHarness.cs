@@ -13,7 +13,7 @@ sealed record FuzzCase(string Description, IReadOnlyList<string> Paths, Action L
 /// <para>
 /// The number of cases comes from <c>ENGINE_FUZZ_CASES</c> (each campaign's CI default otherwise) and the base
 /// seed from <c>ENGINE_FUZZ_SEED</c>; case <c>i</c> is generated from seed + i, so a failure's case number and
-/// seed reproduce it.
+/// seed reproduce it, alone with <c>ENGINE_FUZZ_CASE=i</c>.
 /// </para>
 /// </summary>
 static class FuzzHarness
@@ -41,7 +41,9 @@ static class FuzzHarness
         long maxAllocated = 0; int maxAllocatedCase = -1;
         var slowest = TimeSpan.Zero; int slowestCase = -1;
         var total = Stopwatch.StartNew();
-        for (int i = 0; i < cases && failures.Count < 20; i++)
+        int first = 0;
+        if (int.TryParse(Environment.GetEnvironmentVariable("ENGINE_FUZZ_CASE"), out int only) && only >= 0) (first, cases) = (only, only + 1);
+        for (int i = first; i < cases && failures.Count < 20; i++)
         {
             var mutator = new Mutator(seed + (ulong)i);
             var c = make(mutator);
@@ -76,7 +78,7 @@ static class FuzzHarness
             else failures.Add($"{what}: {wrong}");
         }
         TestContext.Progress.WriteLine(
-            $"fuzz {reader}: {cases} cases in {total.Elapsed.TotalSeconds:F1} s, {loaded} loaded, rejected {string.Join(", ", rejections.Select(kv => $"{kv.Value} as {kv.Key}"))}; " +
+            $"fuzz {reader}: {cases - first} cases in {total.Elapsed.TotalSeconds:F1} s, {loaded} loaded, rejected {string.Join(", ", rejections.Select(kv => $"{kv.Value} as {kv.Key}"))}; " +
             $"most allocated {maxAllocated / 1024.0:F0} KB (case {maxAllocatedCase}), slowest {slowest.TotalMilliseconds:F0} ms (case {slowestCase}), {failures.Count} disallowed");
         Assert.That(failures, Is.Empty, $"{reader}: disallowed outcomes:\n" + string.Join("\n", failures));
     }

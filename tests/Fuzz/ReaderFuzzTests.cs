@@ -392,8 +392,8 @@ public sealed class ReaderFuzzTests
         FuzzHarness.Run("image folder", FuzzHarness.Cases(300), m =>
         {
             bool classes = m.Chance(0.5);
-            string root = dir.File("folder");
-            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+            // The same file names every case, overwritten: no stale file can linger in the folder a case loads.
+            string root = dir.File(classes ? "classes" : "flat");
             var paths = new List<string>();
             int side = 1 + m.Below(6);
             for (int i = 0; i < 3; i++)
