@@ -118,6 +118,10 @@ public sealed class ReaderLimitTests
         Rejects(path, () => Png.Read(path), 1 << 20, "more than the 2 bytes");
         File.WriteAllBytes(path, Png1x1([0x78, 0x9C, 0xFF, 0xFF]));
         Rejects(path, () => Png.Read(path), 1 << 20, "not a valid zlib stream");
+        // A zlib header asking for a preset dictionary (FDICT): zlib stops with "need dictionary", which .NET
+        // reports as an IOException of its own rather than InvalidDataException.
+        File.WriteAllBytes(path, Png1x1([0x78, 0x20, 0, 0, 0, 1, .. PngChunks.Zlib([0, 0])[2..]]));
+        Rejects(path, () => Png.Read(path), 1 << 20, "not a valid zlib stream");
     }
 
     [Test]

@@ -56,6 +56,12 @@ public static class Idx
         if (gzip) body = new GZipStream(body, CompressionMode.Decompress);
         try { return ReadBody(body, source, gzip, remaining); }
         catch (InvalidDataException e) { throw new CorruptFileException(source, $"IDX: gzip stream is damaged ({e.Message})"); }
+        catch (IOException e) when (e is not CorruptFileException && e.GetType().Namespace == typeof(GZipStream).Namespace)
+        {
+            // zlib refusing the data surfaces as System.IO.Compression's non-public ZLibException, an IOException;
+            // an IOException from the file itself (a failing disk) is left as it is.
+            throw new CorruptFileException(source, $"IDX: gzip stream is damaged ({e.Message})");
+        }
         finally { body.Dispose(); }
     }
 

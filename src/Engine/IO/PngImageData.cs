@@ -86,8 +86,9 @@ static class PngImageData
                         $"PNG: image data inflates to more than the {expected} bytes a {header.Width}x{header.Height} image of colour type {header.ColorType}, depth {header.BitDepth} needs (decompression bomb or damaged data); stopped after {total} bytes from {compressed.Length} compressed");
             }
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException || e is IOException && e is not CorruptFileException)
         {
+            // The inflater reads from memory, so an IOException can only be zlib refusing the data (its ZLibException).
             throw new CorruptFileException(source, $"PNG: image data is not a valid zlib stream ({e.Message})");
         }
         if (total < expected)
