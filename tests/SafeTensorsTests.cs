@@ -141,7 +141,7 @@ public sealed class SafeTensorsTests
         yield return Case("header_length_above_limit", Prefix(200_000_000, []), "exceeds the limit");
         yield return Case("truncated_header", Raw(Ok, eight)[..20], "extends beyond the end of the file");
         yield return Case("bad_json", Raw("""{"a": {"dtype": "F32", """, eight), "not valid JSON");
-        yield return Case("invalid_utf8", Prefix(4, [(byte)'{', 0xC3, 0x28, (byte)'}']), "JSON");
+        yield return Case("invalid_utf8", Prefix(4, [(byte)'{', 0xC3, 0x28, (byte)'}']), "not valid UTF-8");
         yield return Case("root_not_object", Raw("[1, 2]", eight), "must be a JSON object");
         yield return Case("entry_not_object", Raw("""{"a": 5}""", eight), "must be an object");
         yield return Case("unknown_dtype", Raw("""{"a":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}}""", eight), "unsupported dtype 'Q7'");

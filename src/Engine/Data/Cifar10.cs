@@ -16,39 +16,55 @@ public static class Cifar10
     public static IReadOnlyList<string> ClassNames { get; } =
         ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
-    /// <summary>Reads and concatenates one or more batch files into (N, 3, 32, 32) in [0, 1] with labels.</summary>
+    /// <summary>
+    /// Reads and concatenates one or more batch files into (N, 3, 32, 32) in [0, 1] with labels. Every file's length
+    /// is checked before anything is allocated; the files are then streamed a few records at a time, so memory is
+    /// the output tensor and one small buffer.
+    /// </summary>
     public static ImageDataset Load(params string[] batchFiles)
     {
         if (batchFiles is null || batchFiles.Length == 0) throw new ArgumentException("Cifar10.Load: give at least one batch file");
-        var contents = new List<(string Path, byte[] Bytes)>();
+        var counts = new long[batchFiles.Length];
         long records = 0;
-        foreach (var path in batchFiles)
+        for (int f = 0; f < batchFiles.Length; f++)
         {
+            var path = batchFiles[f];
             if (!File.Exists(path)) throw new MissingDataException($"Cifar10: no batch file at '{path}'");
             var length = new FileInfo(path).Length;
             if (length == 0 || length % RecordBytes != 0)
                 throw new CorruptFileException(path, $"CIFAR-10: file is {length} bytes; expected a positive multiple of {RecordBytes} (1 label byte + {ImageBytes} pixel bytes per record)");
-            records += length / RecordBytes;
-            if (records * ImageBytes > Array.MaxLength)
-                throw new ArgumentException($"Cifar10.Load: {records} records do not fit in one tensor");
-            contents.Add((path, File.ReadAllBytes(path)));
+            counts[f] = length / RecordBytes;
+            records += counts[f];
+            if (records > Array.MaxLength / ImageBytes)
+                throw new CorruptFileException(path, $"CIFAR-10: {records} records up to and including this file are more than one tensor holds ({Array.MaxLength / ImageBytes} images)");
         }
 
         var values = new float[records * ImageBytes];                                // (N, 3, 32, 32)
         var labels = new int[records];
-        int n = 0;
-        foreach (var (path, bytes) in contents)
+        const int RecordsPerRead = 64;
+        var buffer = new byte[RecordsPerRead * RecordBytes];
+        long n = 0;
+        for (int f = 0; f < batchFiles.Length; f++)
         {
-            if (bytes.Length % RecordBytes != 0)
-                throw new CorruptFileException(path, $"CIFAR-10: file changed size while being read ({bytes.Length} bytes)");
-            for (int r = 0; r < bytes.Length / RecordBytes; r++, n++)
+            var path = batchFiles[f];
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+            for (long r = 0; r < counts[f];)
             {
-                int label = bytes[r * RecordBytes];
-                if (label >= ClassNames.Count)
-                    throw new CorruptFileException(path, $"CIFAR-10: record {r} has label {label}; expected 0 to {ClassNames.Count - 1}");
-                labels[n] = label;
-                Pixels.ToUnit(bytes.AsSpan(r * RecordBytes + 1, ImageBytes), values.AsSpan(n * ImageBytes, ImageBytes));
+                int batch = (int)Math.Min(RecordsPerRead, counts[f] - r);
+                var chunk = buffer.AsSpan(0, batch * RecordBytes);
+                try { file.ReadExactly(chunk); }
+                catch (EndOfStreamException) { throw new CorruptFileException(path, $"CIFAR-10: file shrank while being read (ends inside record {r})"); }
+                for (int i = 0; i < batch; i++, r++, n++)
+                {
+                    int label = chunk[i * RecordBytes];
+                    if (label >= ClassNames.Count)
+                        throw new CorruptFileException(path, $"CIFAR-10: record {r} has label {label}; expected 0 to {ClassNames.Count - 1}");
+                    labels[n] = label;
+                    Pixels.ToUnit(chunk.Slice(i * RecordBytes + 1, ImageBytes), values.AsSpan((int)(n * ImageBytes), ImageBytes));
+                }
             }
+            if (file.ReadByte() >= 0)
+                throw new CorruptFileException(path, $"CIFAR-10: file grew while being read (more than its {counts[f]} records)");
         }
         return new ImageDataset(Tensor.Wrap(values, (int)records, 3, Side, Side), labels, ClassNames, string.Join(", ", batchFiles));
     }

@@ -25,20 +25,48 @@ public static class Idx
         return ReadRaw(file, path);
     }
 
-    /// <summary>Reads an IDX array from <paramref name="stream"/> (plain or gzip); <paramref name="source"/> names it in errors.</summary>
+    /// <summary>
+    /// A gzip-compressed IDX file may claim at most this many times its own size in data (plus
+    /// <see cref="GzipAllowanceBytes"/>); real image and label files expand 2 to 5 times. Beyond that the file is
+    /// rejected before anything is allocated, so a small file cannot ask for gigabytes. A plain file has no such
+    /// limit: its data must be exactly what its header claims.
+    /// </summary>
+    public const int MaxGzipExpansion = 32;
+
+    /// <summary>Data a gzip-compressed IDX file may always claim, whatever its size (see <see cref="MaxGzipExpansion"/>).</summary>
+    public const long GzipAllowanceBytes = 1L << 20;
+
+    const int GrowthStartBytes = 1 << 20;
+
+    /// <summary>
+    /// Reads an IDX array from <paramref name="stream"/> (plain or gzip); <paramref name="source"/> names it in errors.
+    /// When the stream can seek, the sizes in the header are checked against its length before memory is allocated
+    /// (exactly for a plain file, within <see cref="MaxGzipExpansion"/> for a gzip one); otherwise the buffer grows
+    /// only as data arrives.
+    /// </summary>
     public static IdxArray ReadRaw(Stream stream, string source)
     {
+        ArgumentNullException.ThrowIfNull(stream);
+        long? remaining = stream.CanSeek ? Math.Max(0, stream.Length - stream.Position) : null;
         var buffered = new BufferedStream(stream, 1 << 16);
         int b0 = buffered.ReadByte(), b1 = buffered.ReadByte();
         if (b0 < 0 || b1 < 0) throw new CorruptFileException(source, "IDX: file is shorter than its 4-byte magic");
         Stream body = new PrefixedStream([(byte)b0, (byte)b1], buffered);
-        if (b0 == 0x1f && b1 == 0x8b) body = new GZipStream(body, CompressionMode.Decompress);
-        try { return ReadBody(body, source); }
+        bool gzip = b0 == 0x1f && b1 == 0x8b;
+        if (gzip) body = new GZipStream(body, CompressionMode.Decompress);
+        try { return ReadBody(body, source, gzip, remaining); }
         catch (InvalidDataException e) { throw new CorruptFileException(source, $"IDX: gzip stream is damaged ({e.Message})"); }
+        catch (IOException e) when (e is not CorruptFileException && e.GetType().Namespace == typeof(GZipStream).Namespace)
+        {
+            // zlib refusing the data surfaces as System.IO.Compression's non-public ZLibException, an IOException;
+            // an IOException from the file itself (a failing disk) is left as it is.
+            throw new CorruptFileException(source, $"IDX: gzip stream is damaged ({e.Message})");
+        }
         finally { body.Dispose(); }
     }
 
-    static IdxArray ReadBody(Stream s, string source)
+    /// <summary>Reads the header and the data; <paramref name="fileBytes"/> is the length of the (possibly compressed) file when known.</summary>
+    static IdxArray ReadBody(Stream s, string source, bool gzip, long? fileBytes)
     {
         Span<byte> magic = stackalloc byte[4];
         if (!TryReadExactly(s, magic)) throw new CorruptFileException(source, "IDX: file is shorter than its 4-byte magic");
@@ -64,13 +92,51 @@ public static class Idx
         if (product > Array.MaxLength)
             throw new CorruptFileException(source, $"IDX: shape {Shapes.Format(shape)} has {product:G4} elements, more than an array can hold");
         long count = (long)product;
+        long headerBytes = 4 + 4L * dims;
 
-        var data = new byte[count];
-        if (!TryReadExactly(s, data))
+        if (fileBytes is long length && !gzip)
+        {
+            long held = length - headerBytes;
+            if (count > held)
+                throw new CorruptFileException(source, $"IDX: truncated; shape {Shapes.Format(shape)} needs {count} data bytes but the file holds {held} after its {headerBytes}-byte header");
+            if (count < held)
+                throw new CorruptFileException(source, $"IDX: {held - count} trailing bytes after the {count} data bytes of shape {Shapes.Format(shape)}");
+        }
+        if (fileBytes is long compressed && gzip)
+        {
+            long allowed = compressed >= long.MaxValue / (2L * MaxGzipExpansion) ? long.MaxValue : compressed * MaxGzipExpansion + GzipAllowanceBytes;
+            if (headerBytes + count > allowed)
+                throw new CorruptFileException(source,
+                    $"IDX: shape {Shapes.Format(shape)} claims {count} data bytes, more than a gzip file of {compressed} bytes may expand to ({allowed} bytes: {MaxGzipExpansion} times its size plus {GzipAllowanceBytes}); decompress it and read the plain file to lift this limit");
+        }
+
+        var data = fileBytes is null ? ReadGrowing(s, count) : new byte[count];
+        if (fileBytes is not null && !TryReadExactly(s, data))
             throw new CorruptFileException(source, $"IDX: truncated; shape {Shapes.Format(shape)} needs {count} data bytes");
+        if (data.Length < count)
+            throw new CorruptFileException(source, $"IDX: truncated; shape {Shapes.Format(shape)} needs {count} data bytes but the stream ends after {data.Length}");
         if (s.ReadByte() >= 0)
             throw new CorruptFileException(source, $"IDX: trailing bytes after the {count} data bytes of shape {Shapes.Format(shape)}");
         return new IdxArray(data, shape);
+    }
+
+    /// <summary>
+    /// Reads up to <paramref name="count"/> bytes from a stream of unknown length into a buffer that doubles as data
+    /// arrives, so memory follows the data actually present rather than the size a header claims. Returns fewer
+    /// bytes when the stream ends first.
+    /// </summary>
+    static byte[] ReadGrowing(Stream s, long count)
+    {
+        var buffer = new byte[Math.Min(count, GrowthStartBytes)];
+        int filled = 0;
+        while (filled < count)
+        {
+            if (filled == buffer.Length) Array.Resize(ref buffer, (int)Math.Min(count, 2L * buffer.Length));
+            int n = s.Read(buffer, filled, buffer.Length - filled);
+            if (n == 0) { Array.Resize(ref buffer, filled); break; }
+            filled += n;
+        }
+        return buffer;
     }
 
     /// <summary>Reads an images file of shape (N, H, W) as a tensor (N, 1, H, W) scaled to [0, 1].</summary>

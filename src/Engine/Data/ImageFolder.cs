@@ -6,7 +6,8 @@ namespace Engine.Data;
 /// A folder of PNG files loaded into memory. Either every <c>*.png</c> directly in the folder (label 0, no class
 /// names), or, with <c>labelsFromSubfolders</c>, one class per subfolder (sorted by name; the label is the index)
 /// with the PNGs inside it. All images must have the same size; they are converted to 1 (grey) or 3 (RGB) channels.
-/// A truncated or damaged PNG is a <see cref="CorruptFileException"/> naming the file.
+/// A truncated, damaged or oversized PNG is a <see cref="CorruptFileException"/> naming the file (see <see cref="Png"/>
+/// for the limits); memory is the output tensor plus one decoded image at a time.
 /// </summary>
 /// <example><c>var ds = ImageFolder.Load("data/faces", channels: 3); // (N, 3, H, W) in [0, 1]</c></example>
 public static class ImageFolder
@@ -37,7 +38,7 @@ public static class ImageFolder
         var first = Png.Read(files[0].Path, channels);
         int h = first.Height, w = first.Width, per = channels * h * w;
         if ((long)files.Count * per > Array.MaxLength)
-            throw new ArgumentException($"ImageFolder.Load: {files.Count} images of {w}x{h}x{channels} do not fit in one tensor");
+            throw new ArgumentException($"ImageFolder.Load: the {files.Count} images of {w}x{h}x{channels} in '{dir}' do not fit in one tensor ({Array.MaxLength} values)");
         var values = new float[files.Count * per];                                   // (N, C, H, W)
         var labels = new int[files.Count];
         for (int i = 0; i < files.Count; i++)

@@ -15,8 +15,14 @@ public sealed record PngImage(byte[] Pixels, int Width, int Height, int Channels
 /// <example><c>Png.Write("gray.png", new byte[16 * 16], 16, 16, 1);</c></example>
 public static class Png
 {
-    /// <summary>Largest image accepted on read, in pixels (guards against decompression bombs).</summary>
-    public const long MaxPixels = 1L << 26;
+    /// <summary>Largest image accepted on read and written by <see cref="ImageGrid"/>, in pixels (4096×4096).</summary>
+    public const long MaxPixels = 1L << 24;
+
+    /// <summary>
+    /// Largest inflated image data accepted on read, in bytes: a 4096×4096 RGBA image at 8 bits with its filter
+    /// bytes fits. With <see cref="MaxPixels"/> this bounds what decoding a small file can allocate.
+    /// </summary>
+    public const long MaxImageDataBytes = (1L << 26) + (1L << 16);
 
     static ReadOnlySpan<byte> Signature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
@@ -52,6 +58,9 @@ public static class Png
     public static PngImage Read(string path, int channels = 0)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Png.Read: no file at '{path}'", path);
+        long length = new FileInfo(path).Length;
+        if (length > MaxFileBytes)
+            throw new CorruptFileException(path, $"PNG: file is {length} bytes, above the limit of {MaxFileBytes}");
         return Decode(File.ReadAllBytes(path), path, channels);
     }
 
@@ -80,23 +89,30 @@ public static class Png
         return new PngImage(img.Data, img.Width, img.Height, comp);
     }
 
+    /// <summary>Largest PNG file accepted on read, in bytes.</summary>
+    public const long MaxFileBytes = 1L << 30;
+
     /// <summary>
-    /// Walks the chunk list: signature, IHDR first with a sane size, every chunk inside the file with a matching
-    /// CRC, at least one IDAT, and IEND at the very end. Throws <see cref="CorruptFileException"/> naming <paramref name="source"/>.
+    /// Walks the chunk list: signature, IHDR first with valid fields and a size within <see cref="MaxPixels"/>, every
+    /// chunk inside the file with a matching CRC, at least one IDAT, and IEND at the very end; then inflates the image
+    /// data into a scratch buffer to check it yields exactly the bytes the header needs, stopping as soon as it yields
+    /// more (so a decompression bomb costs no memory). Throws <see cref="CorruptFileException"/> naming <paramref name="source"/>.
     /// </summary>
     public static void ValidateStructure(ReadOnlySpan<byte> bytes, string source)
     {
         if (bytes.Length < Signature.Length || !bytes[..Signature.Length].SequenceEqual(Signature))
             throw new CorruptFileException(source, "PNG: missing the 8-byte PNG signature (not a PNG file)");
         int pos = Signature.Length;
-        bool first = true, sawData = false;
+        PngImageData.Header? header = null;
+        var idat = new List<(int Offset, int Length)>();
+        long idatBytes = 0;
         while (true)
         {
             if (bytes.Length - pos < 12)
                 throw new CorruptFileException(source, $"PNG: truncated at byte {pos} of {bytes.Length} (chunk header or IEND missing)");
             uint length = BinaryPrimitives.ReadUInt32BigEndian(bytes[pos..]);
             var type = bytes.Slice(pos + 4, 4);
-            string typeName = System.Text.Encoding.ASCII.GetString(type);
+            string typeName = ChunkName(type);
             if (length > int.MaxValue || length > (ulong)(bytes.Length - pos - 12))
                 throw new CorruptFileException(source, $"PNG: chunk '{typeName}' at byte {pos} claims {length} bytes but only {bytes.Length - pos - 12} remain (file truncated)");
             var data = bytes.Slice(pos + 8, (int)length);
@@ -104,23 +120,38 @@ public static class Png
             uint actual = Crc32.Compute(bytes.Slice(pos + 4, 4 + (int)length));
             if (stored != actual)
                 throw new CorruptFileException(source, $"PNG: chunk '{typeName}' at byte {pos} has CRC {stored:x8}, computed {actual:x8} (damaged data)");
-            if (first)
+            if (header is null)
             {
                 if (typeName != "IHDR" || length != 13)
                     throw new CorruptFileException(source, $"PNG: first chunk is '{typeName}' ({length} bytes); expected IHDR (13 bytes)");
-                uint w = BinaryPrimitives.ReadUInt32BigEndian(data), h = BinaryPrimitives.ReadUInt32BigEndian(data[4..]);
-                if (w == 0 || h == 0 || (ulong)w * h > MaxPixels)
-                    throw new CorruptFileException(source, $"PNG: image size {w}x{h} is empty or above the limit of {MaxPixels} pixels");
-                first = false;
+                header = PngImageData.ReadHeader(data, source);
             }
-            if (typeName == "IDAT") sawData = true;
+            else if (typeName == "IHDR")
+                throw new CorruptFileException(source, $"PNG: a second IHDR chunk at byte {pos}");
+            if (typeName == "IDAT")
+            {
+                idat.Add((pos + 8, (int)length));
+                idatBytes += length;
+            }
             pos += 12 + (int)length;
             if (typeName == "IEND")
             {
-                if (!sawData) throw new CorruptFileException(source, "PNG: no IDAT chunk before IEND (no image data)");
+                if (idat.Count == 0) throw new CorruptFileException(source, "PNG: no IDAT chunk before IEND (no image data)");
+                var compressed = new byte[idatBytes];
+                int at = 0;
+                foreach (var (offset, n) in idat) { bytes.Slice(offset, n).CopyTo(compressed.AsSpan(at)); at += n; }
+                PngImageData.CheckInflatedSize(header.Value, compressed, source);
                 return;
             }
         }
+    }
+
+    /// <summary>A chunk type for messages: its four letters when they are ASCII letters, else their hex codes.</summary>
+    static string ChunkName(ReadOnlySpan<byte> type)
+    {
+        foreach (var b in type)
+            if (!char.IsAsciiLetter((char)b)) return Convert.ToHexString(type);
+        return System.Text.Encoding.ASCII.GetString(type);
     }
 }
 

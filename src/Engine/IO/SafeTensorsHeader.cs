@@ -1,5 +1,8 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Engine.IO;
 
@@ -44,6 +47,11 @@ static class SafeTensorsHeaderReader
         stream.ReadExactly(json);
         long dataStart = 8 + (long)headerLength;
         long bufferLength = fileLength - dataStart;
+        if (!Utf8.IsValid(json))
+        {
+            int bad = FirstInvalidUtf8(json);
+            throw new CorruptFileException(source, $"safetensors: header is not valid UTF-8 (byte 0x{json[bad]:x2} at header offset {bad} starts no well-formed sequence)");
+        }
 
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16 }); }
@@ -52,22 +60,33 @@ static class SafeTensorsHeaderReader
 
         using (doc)
         {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw new CorruptFileException(source, $"safetensors: header must be a JSON object, found {doc.RootElement.ValueKind}");
-
-            var tensors = new List<SafeTensorInfo>();
-            var metadata = new Dictionary<string, string>();
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var prop in doc.RootElement.EnumerateObject())
+            try { return ReadEntries(doc.RootElement, dataStart, bufferLength, source); }
+            catch (InvalidOperationException e)
             {
-                if (!seen.Add(prop.Name))
-                    throw new CorruptFileException(source, $"safetensors: name '{prop.Name}' appears twice in the header");
-                if (prop.Name == SafeTensors.MetadataKey) ReadMetadata(prop.Value, metadata, source);
-                else tensors.Add(ReadEntry(prop.Name, prop.Value, bufferLength, source));
+                // Thrown by the JSON reader when a name or string it must decode holds an escape of a lone UTF-16
+                // surrogate ("\ud800"): valid JSON text, but no Unicode string.
+                throw new CorruptFileException(source, $"safetensors: header holds a name or string that is not valid Unicode text ({e.Message})");
             }
-            CheckNoOverlap(tensors, source);
-            return new SafeTensorsHeader(tensors, metadata, dataStart);
         }
+    }
+
+    static SafeTensorsHeader ReadEntries(JsonElement root, long dataStart, long bufferLength, string source)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new CorruptFileException(source, $"safetensors: header must be a JSON object, found {root.ValueKind}");
+
+        var tensors = new List<SafeTensorInfo>();
+        var metadata = new Dictionary<string, string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var prop in root.EnumerateObject())
+        {
+            if (!seen.Add(prop.Name))
+                throw new CorruptFileException(source, $"safetensors: name '{prop.Name}' appears twice in the header");
+            if (prop.Name == SafeTensors.MetadataKey) ReadMetadata(prop.Value, metadata, source);
+            else tensors.Add(ReadEntry(prop.Name, prop.Value, bufferLength, source));
+        }
+        CheckNoOverlap(tensors, source);
+        return new SafeTensorsHeader(tensors, metadata, dataStart);
     }
 
     static void ReadMetadata(JsonElement value, Dictionary<string, string> metadata, string source)
@@ -126,6 +145,17 @@ static class SafeTensorsHeaderReader
         if (end - begin != expected)
             throw new CorruptFileException(source, $"safetensors: tensor '{name}' spans {end - begin} bytes but {dtype} shape {Shapes.Format(shape)} needs {expected}");
         return new SafeTensorInfo(name, dtype, shape, begin, end);
+    }
+
+    /// <summary>Offset of the first byte of <paramref name="bytes"/> that does not start a well-formed UTF-8 sequence; -1 when all are well formed.</summary>
+    static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        for (int i = 0; i < bytes.Length;)
+        {
+            if (Rune.DecodeFromUtf8(bytes[i..], out _, out int consumed) != OperationStatus.Done) return i;
+            i += consumed;
+        }
+        return -1;
     }
 
     static void CheckNoOverlap(List<SafeTensorInfo> tensors, string source)
