@@ -15,7 +15,7 @@ public sealed partial class Tensor
         var keepShape = KeepDimShape(ax);
         var y = Zeros(keepShape, Device);
         if (Device.IsGpu) Gpu.GpuOps.Sum(this, ax, y);
-        else if (IsContiguous && IsLeadingAxes(ax))
+        else if (IsContiguous && IsLeadingAxes(ax) && Shapes.Numel(keepShape) > 1)     // one output: the vector row sum below (accurate), not n one-value Axpys
         {
             int inner = Shapes.Numel(keepShape), outer = inner == 0 ? 0 : Numel / inner;
             var src = Span; var dst = y.Span;
@@ -89,11 +89,15 @@ public sealed partial class Tensor
         return keepDim ? y : y.Reshape(DropAxes(ax));
     }
 
-    /// <summary>log Σ exp(x) over <paramref name="axes"/>, computed stably by shifting by the maximum.</summary>
+    /// <summary>
+    /// log Σ exp(x) over <paramref name="axes"/>, computed stably by shifting by the maximum; an infinite maximum shifts
+    /// by 0 (as PyTorch), so a row of −∞ gives −∞ and a row holding +∞ gives +∞, not ∞ − ∞ = NaN.
+    /// </summary>
     public Tensor LogSumExp(int[]? axes = null, bool keepDim = false)
     {
         var ax = Shapes.Axes("LogSumExp", axes, Rank);
-        var m = Detach().Max(ax, keepDim: true);
+        var max = Detach().Max(ax, keepDim: true);
+        var m = Where(max.Abs().Lt(float.PositiveInfinity), max, ZerosLike(max));
         var y = (this - m).Exp().Sum(ax, keepDim: true).Log() + m;
         return keepDim ? y : y.Reshape(DropAxes(ax));
     }
