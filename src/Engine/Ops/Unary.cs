@@ -41,9 +41,9 @@ public sealed partial class Tensor
     public Tensor LeakyRelu(float slope = 0.01f) =>
         MapWithGrad("LeakyRelu", v => v > 0 ? v : slope * v, v => v > 0 ? 1f : slope, $"slope={slope}");
 
-    /// <summary>x^p for a constant exponent.</summary>
+    /// <summary>x^p for a constant exponent; for p = 0 the gradient is 0 everywhere, x = 0 included (as PyTorch).</summary>
     public Tensor Pow(float p) =>
-        MapWithGrad("PowScalar", v => MathF.Pow(v, p), v => p * MathF.Pow(v, p - 1f), $"p={p}");
+        MapWithGrad("PowScalar", v => MathF.Pow(v, p), v => p == 0 ? 0f : p * MathF.Pow(v, p - 1f), $"p={p}");
 
     /// <summary>Limits values to [min, max]; the gradient is 1 inside the range, 0 outside.</summary>
     public Tensor Clamp(float min = float.NegativeInfinity, float max = float.PositiveInfinity)
