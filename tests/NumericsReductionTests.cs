@@ -91,7 +91,7 @@ public sealed class NumericsReductionTests
     public static IEnumerable<Result> SweepMean() => Sweep("Mean", SumExact(true), [Engine(t => t.Mean()), OnGpu(t => t.Mean())]);
 
     public static IEnumerable<Result> SweepMax() =>
-        Sweep("Max", (Rows.Select(x => new[] { RowMax(x) }).ToArray(), Rows.Select(x => new[] { Math.Pow(2, -149) }).ToArray()),
+        Sweep("Max (reduction)", (Rows.Select(x => new[] { RowMax(x) }).ToArray(), Rows.Select(x => new[] { Math.Pow(2, -149) }).ToArray()),
             [Engine(t => t.Max()), OnGpu(t => t.Max())]);
 
     public static IEnumerable<Result> SweepLogSumExp()

@@ -85,6 +85,26 @@ public sealed class NumericsTests
     [TestCaseSource(nameof(BinaryCases))]
     public void Binary_op_stays_within_its_bound_on_every_path(BinaryCase c) => AssertWithin(SweepBinary(c), c.Bound);
 
+    [Test]
+    public void Sign_of_zero_is_kept_on_every_path()
+    {
+        foreach (var (name, paths, zero, negZero) in new (string, IEnumerable<SweepPath>, float, float)[]
+        {
+            ("Sqrt", Unary<SqrtOp>(t => t.Sqrt()), 0f, -0f), ("Tanh", Unary<TanhOp>(t => t.Tanh()), 0f, -0f),
+            ("Silu", Unary<SiluOp>(t => t.Silu()), 0f, -0f), ("Gelu", Unary<GeluOp>(t => t.Gelu()), 0f, -0f),
+            ("GeluTanh", Unary<GeluTanhOp>(t => t.Gelu(tanhApproximation: true)), 0f, -0f),
+            ("Neg", Unary<NegOp>(t => t.Neg()), -0f, 0f), ("Abs", Unary<AbsOp>(t => t.Abs()), 0f, 0f),
+        })
+            foreach (var path in paths)
+            {
+                var x = new float[64];                                     // +0 then −0, a whole vector of each
+                for (int i = 32; i < 64; i++) x[i] = -0f;
+                var y = path.Run(x);
+                Assert.That(BitConverter.SingleToInt32Bits(y[0]), Is.EqualTo(BitConverter.SingleToInt32Bits(zero)), $"{name} [{path.Name}] of +0");
+                Assert.That(BitConverter.SingleToInt32Bits(y[63]), Is.EqualTo(BitConverter.SingleToInt32Bits(negZero)), $"{name} [{path.Name}] of −0");
+            }
+    }
+
     static void AssertWithin(IEnumerable<Result> results, double bound)
     {
         var list = results.ToList();
