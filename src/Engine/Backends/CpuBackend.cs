@@ -174,7 +174,7 @@ public sealed partial class CpuBackend : IBackend
         if (y.Numel == 0) return;
         bool leading = true;
         for (int i = 0; i < axes.Length; i++) leading &= axes[i] == i;
-        if (x.IsContiguous && leading)
+        if (x.IsContiguous && leading && y.Numel > 1)                            // one output: the vector row sum below (accurate), not n one-value Axpys
         {
             int inner = y.Numel, outer = x.Numel / inner;
             var src = x.Span;

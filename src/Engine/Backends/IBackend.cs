@@ -236,7 +236,7 @@ public readonly record struct ScalarMap(ScalarMapKind Kind, float P, float Q = 0
     public float Derivative(float x) => Kind switch
     {
         ScalarMapKind.LeakyRelu => x > 0 ? 1f : P,
-        ScalarMapKind.Pow => P * MathF.Pow(x, P - 1f),
+        ScalarMapKind.Pow => P == 0 ? 0f : P * MathF.Pow(x, P - 1f),        // x⁰ is constant, even at 0 (as PyTorch)
         _ => x >= P && x <= Q ? 1f : 0f,
     };
 }

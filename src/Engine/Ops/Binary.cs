@@ -39,36 +39,40 @@ public sealed partial class Tensor
         });
     }
 
-    /// <summary>a^b elementwise. The gradient for b uses log a, so differentiate b only where a &gt; 0.</summary>
+    /// <summary>
+    /// a^b elementwise. The gradient for b uses log a, so differentiate b only where a &gt; 0. As PyTorch: the gradient
+    /// for a is 0 where b = 0 (not 0·0⁻¹ = NaN at a = 0), and the one for b is 0 where a = 0 and b ≥ 0 (not 0·log 0).
+    /// </summary>
     public static Tensor Pow(Tensor a, Tensor b)
     {
         var y = Broadcast<PowOp>("Pow", a, b);
         return Backprop.Record("Pow", y, [a, b], g =>
         {
-            if (a.RequiresGrad) Backprop.Accumulate(a, g * b * Pow(a, b - 1f));
-            if (b.RequiresGrad) Backprop.Accumulate(b, g * y * a.Log());
+            var zero = Scalar(0f);                                               // a host scalar broadcasts on any device
+            if (a.RequiresGrad) Backprop.Accumulate(a, Where(b.Eq(0f), zero, g * b * Pow(a, b - 1f)));
+            if (b.RequiresGrad) Backprop.Accumulate(b, Where(a.Eq(0f) * b.Ge(0f), zero, g * y * a.Log()));
         });
     }
 
-    /// <summary>Elementwise maximum; on ties the gradient goes to <paramref name="a"/>.</summary>
+    /// <summary>Elementwise maximum; on ties the gradient is split in halves (as PyTorch).</summary>
     public static Tensor Maximum(Tensor a, Tensor b)
     {
         var y = Broadcast<MaxOp>("Maximum", a, b);
         return Backprop.Record("Maximum", y, [a, b], g =>
         {
-            var takeA = Broadcast<GreaterEqualOp>("Maximum", a, b);
+            var takeA = Broadcast<GreaterOp>("Maximum", a, b) + 0.5f * Broadcast<EqualOp>("Maximum", a, b);
             if (a.RequiresGrad) Backprop.Accumulate(a, g * takeA);
             if (b.RequiresGrad) Backprop.Accumulate(b, g * (1f - takeA));
         });
     }
 
-    /// <summary>Elementwise minimum; on ties the gradient goes to <paramref name="a"/>.</summary>
+    /// <summary>Elementwise minimum; on ties the gradient is split in halves (as PyTorch).</summary>
     public static Tensor Minimum(Tensor a, Tensor b)
     {
         var y = Broadcast<MinOp>("Minimum", a, b);
         return Backprop.Record("Minimum", y, [a, b], g =>
         {
-            var takeA = Broadcast<LessEqualOp>("Minimum", a, b);
+            var takeA = Broadcast<LessOp>("Minimum", a, b) + 0.5f * Broadcast<EqualOp>("Minimum", a, b);
             if (a.RequiresGrad) Backprop.Accumulate(a, g * takeA);
             if (b.RequiresGrad) Backprop.Accumulate(b, g * (1f - takeA));
         });

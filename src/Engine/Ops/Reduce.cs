@@ -73,11 +73,15 @@ public sealed partial class Tensor
         return keepDim ? index : index.Reshape(DropAxes(ax));
     }
 
-    /// <summary>log Σ exp(x) over <paramref name="axes"/>, computed stably by shifting by the maximum.</summary>
+    /// <summary>
+    /// log Σ exp(x) over <paramref name="axes"/>, computed stably by shifting by the maximum; an infinite maximum shifts
+    /// by 0 (as PyTorch), so a row of −∞ gives −∞ and a row holding +∞ gives +∞, not ∞ − ∞ = NaN.
+    /// </summary>
     public Tensor LogSumExp(int[]? axes = null, bool keepDim = false)
     {
         var ax = Shapes.Axes("LogSumExp", axes, Rank);
-        var m = Detach().Max(ax, keepDim: true);
+        var max = Detach().Max(ax, keepDim: true);
+        var m = Where(max.Abs().Lt(float.PositiveInfinity), max, Scalar(0f));
         var y = (this - m).Exp().Sum(ax, keepDim: true).Log() + m;
         return keepDim ? y : y.Reshape(DropAxes(ax));
     }

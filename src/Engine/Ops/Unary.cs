@@ -34,7 +34,7 @@ public sealed partial class Tensor
     /// <summary>x for x &gt; 0, slope·x otherwise.</summary>
     public Tensor LeakyRelu(float slope = 0.01f) => Map("LeakyRelu", new ScalarMap(ScalarMapKind.LeakyRelu, slope), $"slope={slope}");
 
-    /// <summary>x^p for a constant exponent.</summary>
+    /// <summary>x^p for a constant exponent; for p = 0 the gradient is 0 everywhere, x = 0 included (as PyTorch).</summary>
     public Tensor Pow(float p) => Map("PowScalar", new ScalarMap(ScalarMapKind.Pow, p), $"p={p}");
 
     /// <summary>Limits values to [min, max]; the gradient is 1 inside the range, 0 outside.</summary>

@@ -381,21 +381,28 @@ public static unsafe class ConvBlocked
     }
 
     /// <summary>
-    /// sum (zeroed, <paramref name="length"/> floats) += every item's contribution. Threaded, the items
-    /// are split into fixed contiguous ranges, one zeroed partial each, added into sum in range order: the result does
-    /// not depend on which thread ran what, so training runs repeat bit for bit.
+    /// sum (zeroed, <paramref name="length"/> floats) += every item's contribution. The items are split into contiguous
+    /// ranges fixed by the sizes alone (<see cref="ReductionChunks"/>), never by the thread count: the first
+    /// range sums straight into sum, each other one into a zeroed partial, and the partials are added into sum in range
+    /// order. The threads only decide who runs which range, so the result — and a training run — is the same bit for bit
+    /// on 1, 2 or any number of threads.
     /// </summary>
     internal static void SumItems(in Conv2dGeometry g, int items, ItemInto item, float* sum, int length)
     {
-        if (!UseThreads(g, items)) { for (int i = 0; i < items; i++) item(i, sum); return; }
-        int chunks = Math.Min(Parallelism.MaxThreads, items);
-        var partials = new float[chunks][];
+        int chunks = g.MacCount < ParallelThreshold ? 1 : ReductionChunks.Count(items, g.MacCount / Math.Max(1, items), length, grain: 0);
+        if (chunks <= 1) { for (int i = 0; i < items; i++) item(i, sum); return; }
+        var partials = new float[chunks - 1][];
+        nint target = (nint)sum;
         Parallelism.Run(chunks, c =>
         {
-            var partial = partials[c] = ArrayPool<float>.Shared.Rent(length);
-            partial.AsSpan(0, length).Clear();
+            float[]? partial = null;
+            if (c > 0) { partial = partials[c - 1] = ArrayPool<float>.Shared.Rent(length); partial.AsSpan(0, length).Clear(); }
             fixed (float* pp = partial)
-                for (int i = (int)((long)items * c / chunks), end = (int)((long)items * (c + 1) / chunks); i < end; i++) item(i, pp);
+            {
+                float* into = c == 0 ? (float*)target : pp;
+                var (start, end) = VectorOps.Range(c, chunks, items);
+                for (int i = start; i < end; i++) item(i, into);
+            }
         });
         foreach (var partial in partials)
         {

@@ -86,14 +86,17 @@ public static class ConvIm2col
         }
     }
 
-    /// <summary>dw = Σₙ dy·im2col(x)ᵀ; threads sum disjoint ranges of images into private partials.</summary>
+    /// <summary>
+    /// dw = Σₙ dy·im2col(x)ᵀ; fixed ranges of images (<see cref="ReductionChunks"/>: by the sizes, not the
+    /// thread count) are summed into private partials, added in range order, so any thread count gives the same dw.
+    /// </summary>
     public static unsafe void WeightGrad(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw)
     {
         g.Check("Conv2d im2col weight grad", x.Length, dw.Length, dy.Length);
         dw.Clear();
         if (g.Batch == 0 || g.OutPlane == 0 || dw.IsEmpty) return;
         // Each worker sums a contiguous range of images into its own partial; the partials are added at the end.
-        int workers = UseThreads(g) ? Math.Min(g.Batch, Parallelism.MaxThreads) : 1;
+        int workers = g.MacCount < ParallelThreshold ? 1 : ReductionChunks.Count(g.Batch, g.MacCount / g.Batch, g.WeightLength, grain: 0);
         var partials = new float[workers - 1][];
         var geo = g;
         fixed (float* xp = x, dyp = dy, dwp = dw)

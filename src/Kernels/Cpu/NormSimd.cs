@@ -109,7 +109,7 @@ public static unsafe class NormSimd<V> where V : unmanaged, IVec<V>
         Norm.CheckGradients(op, (long)rows * len, channels, dx.Length, dweight.Length, dbias.Length);
         if (rows == 0) { dweight.Clear(); dbias.Clear(); return; }
         ReadOnlySpan<float> w = weight.IsEmpty ? Filled(channels, 1f) : weight, b = bias.IsEmpty ? Filled(channels, 0f) : bias;
-        int chunks = VectorOps.Chunks(rows, 2L * len);
+        int chunks = ReductionChunks.Count(rows, 2L * len, 2L * channels);   // fixed by the sizes: the same sums on any thread count
         // Per-chunk weight and bias gradients, side by side: chunk ci owns [ci·2C, (ci + 1)·2C). Rows add into a
         // float scratch that is flushed into these double sums every FlushRows rows, so long columns keep precision.
         var partial = new double[chunks * 2 * channels];

@@ -7,6 +7,8 @@ namespace Kernels.Gpu;
 /// Reductions. Rows: one group of 256 threads per contiguous row, each thread striding over the row, then a tree in
 /// shared memory. Columns (x seen as (rows, cols), reducing the rows, as when a gradient is summed over broadcast
 /// leading axes): one thread per column, walking down it, so neighbouring threads read neighbouring addresses.
+/// Each thread's running sum is compensated (<see cref="Compensated"/>): a thread may walk tens of thousands of
+/// values (a whole tensor summed to one value is one column), and a plain float sum drifts by up to n·ε·Σ|x| there.
 /// </summary>
 static class ReduceGpu
 {
@@ -16,8 +18,8 @@ static class ReduceGpu
     {
         var partial = SharedMemory.Allocate<float>(Threads);
         int t = Group.IdxX, row = Grid.IdxX;
-        float s = 0;
-        for (int j = t; j < len; j += Threads) s += x[row * len + j];
+        float s = 0, c = 0;
+        for (int j = t; j < len; j += Threads) Compensated(ref s, ref c, x[row * len + j]);
         partial[t] = s;
         Group.Barrier();
         for (int half = Threads / 2; half > 0; half >>= 1)
@@ -30,9 +32,21 @@ static class ReduceGpu
 
     public static void SumColumnsKernel(Index1D col, ArrayView<float> x, ArrayView<float> y, int rows, int cols)
     {
-        float s = 0;
-        for (int r = 0; r < rows; r++) s += x[r * cols + col];
+        float s = 0, c = 0;
+        for (int r = 0; r < rows; r++) Compensated(ref s, ref c, x[r * cols + col]);
         y[col] = s;
+    }
+
+    /// <summary>
+    /// s += v with Kahan's compensation c (the low-order bits lost so far, subtracted from the next value): the error
+    /// stays about 2ε·Σ|x| whatever the count. Once s is infinite or NaN the compensation is dropped, so ∞ + 1 stays ∞
+    /// instead of turning NaN through ∞ − ∞.
+    /// </summary>
+    public static void Compensated(ref float s, ref float c, float v)
+    {
+        float y = v - c, t = s + y;
+        c = float.IsFinite(t) ? (t - s) - y : 0f;
+        s = t;
     }
 
     /// <summary>Maximum of each row and the first index where it occurs (a NaN wins, as on the CPU).</summary>

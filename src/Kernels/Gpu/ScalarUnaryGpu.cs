@@ -24,7 +24,7 @@ static class ScalarUnaryGpu
     public static float Derivative(int code, float x, float a, float b)
     {
         if (code == 0) return x > 0 ? 1f : a;
-        if (code == 1) return a * MathF.Pow(x, a - 1f);
+        if (code == 1) return a == 0f ? 0f : a * MathF.Pow(x, a - 1f);     // x⁰ is constant, even at 0 (as PyTorch)
         return x >= a && x <= b ? 1f : 0f;
     }
 
