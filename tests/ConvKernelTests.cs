@@ -98,7 +98,7 @@ public sealed class ConvKernelTests
         var x = Random(g.InputLength, 1); var w = Random(g.WeightLength, 2); var b = Random(g.OutChannels, 3);
         var expected = new float[g.OutputLength];
         ConvReference.Forward(g, x, w, b, expected);
-        foreach (var v in KernelRegistry.Conv2dForward.Where(v => !v.IsReference))
+        foreach (var v in KernelRegistry.Conv2dForward.Where(v => !v.IsReference && KernelRegistry.Conv2dForward.Applies(v, g)))
         {
             var y = Enumerable.Repeat(float.NaN, g.OutputLength).ToArray();
             v.Run(g, x, w, b, y);
@@ -117,7 +117,7 @@ public sealed class ConvKernelTests
         var dy = Random(g.OutputLength, 4); var w = Random(g.WeightLength, 5);
         var expected = new float[g.InputLength];
         ConvReference.InputGrad(g, dy, w, expected);
-        foreach (var v in KernelRegistry.Conv2dInputGrad.Where(v => !v.IsReference))
+        foreach (var v in KernelRegistry.Conv2dInputGrad.Where(v => !v.IsReference && KernelRegistry.Conv2dInputGrad.Applies(v, g)))
         {
             var dx = Enumerable.Repeat(float.NaN, g.InputLength).ToArray();
             v.Run(g, dy, w, dx);
@@ -132,7 +132,7 @@ public sealed class ConvKernelTests
         var x = Random(g.InputLength, 6); var dy = Random(g.OutputLength, 7);
         var expected = new float[g.WeightLength];
         ConvReference.WeightGrad(g, x, dy, expected);
-        foreach (var v in KernelRegistry.Conv2dWeightGrad.Where(v => !v.IsReference))
+        foreach (var v in KernelRegistry.Conv2dWeightGrad.Where(v => !v.IsReference && KernelRegistry.Conv2dWeightGrad.Applies(v, g)))
         {
             var dw = Enumerable.Repeat(float.NaN, g.WeightLength).ToArray();
             v.Run(g, x, dy, dw);
@@ -149,7 +149,7 @@ public sealed class ConvKernelTests
         var kernel = KernelRegistry.Conv2dWeightGrad.FirstOrDefault(v => v.Name == variant);
         if (kernel is null) Assert.Ignore("no AVX-512");
         foreach (var g in new[] { Conv2dGeometry.Of(4, 64, 20, 24, 32, 3, 3, padH: 1, padW: 1), Conv2dGeometry.Of(4, 16, 20, 24, 32, 3, 3, 2, 2, 1, 1),
-                     Conv2dGeometry.Of(16, 32, 7, 7, 16, 3, 3, padH: 1, padW: 1) })
+                     Conv2dGeometry.Of(16, 32, 7, 7, 16, 3, 3, padH: 1, padW: 1) }.Where(g => KernelRegistry.Conv2dWeightGrad.Applies(kernel, g)))
         {
             var x = Random(g.InputLength, 14); var dy = Random(g.OutputLength, 15);
             var first = new float[g.WeightLength];
@@ -244,5 +244,67 @@ public sealed class ConvKernelTests
         foreach (var v in KernelRegistry.Conv2dForward)
             Assert.Throws<ArgumentException>(() => v.Run(g, new float[g.InputLength - 1], new float[g.WeightLength], default, new float[g.OutputLength]), v.Name);
         Assert.Throws<ArgumentException>(() => ConvIm2col.Forward(g with { Groups = 2 }, new float[g.InputLength], new float[g.WeightLength], default, new float[g.OutputLength]));
+    }
+}
+
+/// <summary>The table's rule for convolutions: which variant runs for which geometry, and variants refusing the others.</summary>
+public sealed class ConvRuleTests
+{
+    static string Forward(Conv2dGeometry g) => KernelRegistry.Conv2dForward.Choose(g).Name;
+
+    [Test]
+    public void Winograd_F4_for_3x3_stride_1_rows_17_to_28_wide_F2_for_other_3x3_stride_1_blocked_otherwise()
+    {
+        if (!KernelRegistry.Conv2dForward.VariantNames.Contains("blocked-avx512"))
+        {
+            Assert.That(Forward(Conv2dGeometry.Of(2, 32, 28, 28, 32, 3, 3, padH: 1, padW: 1)), Is.EqualTo("im2col"));
+            return;
+        }
+        Assert.That(Forward(Conv2dGeometry.Of(2, 32, 28, 28, 32, 3, 3, padH: 1, padW: 1)), Is.EqualTo("winograd4-avx512"));
+        Assert.That(Forward(Conv2dGeometry.Of(2, 32, 17, 17, 32, 3, 3, padH: 1, padW: 1)), Is.EqualTo("winograd4-avx512"));
+        Assert.That(Forward(Conv2dGeometry.Of(2, 32, 14, 14, 32, 3, 3, padH: 1, padW: 1)), Is.EqualTo("winograd-avx512"));
+        Assert.That(Forward(Conv2dGeometry.Of(2, 32, 40, 40, 32, 3, 3, padH: 1, padW: 1)), Is.EqualTo("winograd-avx512"));
+        Assert.That(Forward(Conv2dGeometry.Of(2, 3, 28, 28, 32, 3, 3, padH: 1, padW: 1)), Is.EqualTo("blocked-avx512"), "fewer than 8 input channels");
+        Assert.That(Forward(Conv2dGeometry.Of(2, 32, 28, 28, 32, 3, 3, 2, 2, 1, 1)), Is.EqualTo("blocked-avx512"), "stride 2");
+        Assert.That(Forward(Conv2dGeometry.Of(2, 32, 28, 28, 32, 1, 1)), Is.EqualTo("blocked-avx512"), "1×1");
+        // Stride 2: the input gradient has no Winograd form, the weight gradient neither.
+        var s2 = Conv2dGeometry.Of(2, 32, 28, 28, 32, 3, 3, 2, 2, 1, 1);
+        Assert.That(KernelRegistry.Conv2dInputGrad.Choose(s2).Name, Is.EqualTo("blocked-avx512"));
+        Assert.That(KernelRegistry.Conv2dWeightGrad.Choose(s2).Name, Is.EqualTo("blocked-avx512"));
+        // Padding 3 on a 3×3 kernel: the input gradient's forward would pad by −1.
+        var p3 = Conv2dGeometry.Of(2, 32, 22, 22, 32, 3, 3, padH: 3, padW: 3);
+        Assert.That(Forward(p3), Is.EqualTo("winograd4-avx512"));
+        Assert.That(KernelRegistry.Conv2dInputGrad.Choose(p3).Name, Is.EqualTo("blocked-avx512"));
+    }
+
+    [Test]
+    public void A_variant_called_outside_its_rule_throws_instead_of_running_another()
+    {
+        var g = Conv2dGeometry.Of(1, 8, 6, 6, 8, 1, 1);
+        foreach (var v in KernelRegistry.Conv2dForward.Where(v => !KernelRegistry.Conv2dForward.Applies(v, g)))
+            Assert.Throws<ArgumentException>(() => v.Run(g, new float[g.InputLength], new float[g.WeightLength], default, new float[g.OutputLength]), v.Name);
+        foreach (var v in KernelRegistry.Conv2dWeightGrad.Where(v => !KernelRegistry.Conv2dWeightGrad.Applies(v, g)))
+            Assert.Throws<ArgumentException>(() => v.Run(g, new float[g.InputLength], new float[g.OutputLength], new float[g.WeightLength]), v.Name);
+    }
+
+    [Test]
+    public void A_context_that_prefers_a_variant_runs_it_where_it_applies_and_the_rule_elsewhere()
+    {
+        if (!KernelRegistry.Conv2dForward.VariantNames.Contains("winograd-avx512")) Assert.Ignore("no AVX-512");
+        var ctx = new KernelContext().Use(KernelRegistry.Conv2dForward, "winograd-avx512");
+        var wide = Conv2dGeometry.Of(1, 16, 28, 28, 16, 3, 3, padH: 1, padW: 1);
+        var pointwise = Conv2dGeometry.Of(1, 16, 28, 28, 16, 1, 1);
+        using (ctx.Enter())
+        {
+            Assert.That(KernelRegistry.Conv2dForward.Resolve(wide).Name, Is.EqualTo("winograd-avx512"));
+            Assert.That(KernelRegistry.Conv2dForward.Resolve(pointwise).Name, Is.EqualTo("blocked-avx512"));
+            var x = new float[wide.InputLength]; var w = new float[wide.WeightLength]; var y = new float[wide.OutputLength];
+            new Generator(1).FillNormal(x); new Generator(2).FillNormal(w);
+            KernelRegistry.FastConv2dForward(wide, x, w, default, y);
+            var expected = new float[y.Length];
+            KernelRegistry.Conv2dForward["winograd-avx512"].Run(wide, x, w, default, expected);
+            Assert.That(y, Is.EqualTo(expected), "the fast kernel under the context is F(2×2) itself");
+        }
+        Assert.That(KernelRegistry.Conv2dForward.Resolve(wide).Name, Is.EqualTo("winograd4-avx512"));
     }
 }

@@ -30,8 +30,16 @@ public sealed class Adam : Optimizer
     protected override void Update(int index, Span<float> w, ReadOnlySpan<float> g)
     {
         int t = AdamMath.NextStep(Buffer(index, "step"));
-        AdamMath.Update(w, g, Buffer(index, "exp_avg").Span, Buffer(index, "exp_avg_sq").Span, t,
-            LearningRate, Beta1, Beta2, Eps, l2: WeightDecay);
+        if (WeightDecay == 0f) { AdamMath.Update(w, g, Buffer(index, "exp_avg").Span, Buffer(index, "exp_avg_sq").Span, t, LearningRate, Beta1, Beta2, Eps, 0f); return; }
+        // L2 decay: the kernel's step on g + λ·w (its own, decoupled decay off).
+        float[] decayed = System.Buffers.ArrayPool<float>.Shared.Rent(g.Length);
+        try
+        {
+            var gl = decayed.AsSpan(0, g.Length);
+            for (int j = 0; j < gl.Length; j++) gl[j] = g[j] + WeightDecay * w[j];
+            AdamMath.Update(w, gl, Buffer(index, "exp_avg").Span, Buffer(index, "exp_avg_sq").Span, t, LearningRate, Beta1, Beta2, Eps, 0f);
+        }
+        finally { System.Buffers.ArrayPool<float>.Shared.Return(decayed); }
     }
 }
 
@@ -65,11 +73,8 @@ public sealed class AdamW : Optimizer
     protected override void Update(int index, Span<float> w, ReadOnlySpan<float> g)
     {
         int t = AdamMath.NextStep(Buffer(index, "step"));
-        float shrink = 1f - LearningRate * WeightDecay;
-        if (shrink != 1f)
-            for (int j = 0; j < w.Length; j++) w[j] *= shrink;
         AdamMath.Update(w, g, Buffer(index, "exp_avg").Span, Buffer(index, "exp_avg_sq").Span, t,
-            LearningRate, Beta1, Beta2, Eps, l2: 0f);
+            LearningRate, Beta1, Beta2, Eps, WeightDecay);
     }
 
     /// <summary>The fused AdamW kernel on the GPU: weight, moments and gradient never leave the device.</summary>
@@ -102,20 +107,11 @@ static class AdamMath
         return (int)s[0];
     }
 
+    /// <summary>
+    /// One step through the registry's AdamW kernel (<see cref="Kernels.Cpu.KernelRegistry.FastAdamW"/>, the current
+    /// context's choice): Adam is AdamW with its decoupled decay <paramref name="decoupledDecay"/> at 0.
+    /// </summary>
     public static void Update(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v, int t,
-        float lr, float beta1, float beta2, float eps, float l2)
-    {
-        double bc1 = 1 - Math.Pow(beta1, t), bc2 = 1 - Math.Pow(beta2, t);
-        float stepSize = (float)(lr / bc1);
-        float bc2Sqrt = (float)Math.Sqrt(bc2);
-        float a1 = 1f - beta1, a2 = 1f - beta2;
-        for (int j = 0; j < w.Length; j++)
-        {
-            float gj = g[j] + l2 * w[j];
-            m[j] = beta1 * m[j] + a1 * gj;
-            v[j] = beta2 * v[j] + a2 * gj * gj;
-            float denom = MathF.Sqrt(v[j]) / bc2Sqrt + eps;
-            w[j] -= stepSize * m[j] / denom;
-        }
-    }
+        float lr, float beta1, float beta2, float eps, float decoupledDecay) =>
+        Kernels.Cpu.KernelRegistry.FastAdamW(w, g, m, v, lr, beta1, beta2, eps, decoupledDecay, t);
 }
