@@ -269,7 +269,7 @@ public static class KernelCases
 
     /// <summary>
     /// The workload shapes that <c>engine kernels</c> races and the benchmarks time: W4 and the convolutions of W1's
-    /// UNet-S (batch 64, errors measured at batch 2), W5's GEMMs (errors at n = 256), W3's attention (errors on 8 of its
+    /// UNet-S (batch 64, errors measured at batch 2), W5's GEMMs (errors at n = 256) and the im2col products, W3's attention (errors on 8 of its
     /// 256 heads), the GroupNorm, LayerNorm and softmax of W1–W3, and an AdamW step of 1.34 M parameters.
     /// </summary>
     public static IReadOnlyList<KernelCase> Races { get; } =
@@ -288,6 +288,10 @@ public static class KernelCases
         .. from n in new[] { 256, 512, 1024, 2048 }
            from f in new[] { (false, false, "A·B"), (true, false, "Aᵀ·B"), (false, true, "A·Bᵀ") }
            select Gemm(f.Item1, f.Item2, n, n, n, name: $"W5 n={n} {f.Item3}", errorCase: n > 256 ? () => Gemm(f.Item1, f.Item2, 256, 256, 256) : null),
+        // The skinny products of im2col convolutions (W1's 28² level, both orientations, and a 3×3 conv of one channel).
+        Gemm(false, false, 64, 3136, 576, name: "conv 64×3136×576", errorCase: () => Gemm(false, false, 64, 196, 576)),
+        Gemm(false, false, 3136, 64, 576, name: "conv 3136×64×576", errorCase: () => Gemm(false, false, 196, 64, 576)),
+        Gemm(false, false, 25088, 32, 9, name: "conv 25088×32×9"),
         .. Attention(256, 196, 196, 64, false, "W3 256 heads × 196 × 64", checkedHeads: 8),
         .. RowNorm(64 * 8, 8 * 28 * 28, new RowLayout("group", 8, 28 * 28, true, true), name: "GroupNorm (64, 64, 28, 28), 8 groups"),
         .. RowNorm(64 * 196, 256, Layer, silu: false, name: "LayerNorm (64·196, 256)"),
