@@ -154,6 +154,27 @@ public sealed class ConvRuleTests
     }
 
     [Test]
+    public void Setting_the_process_wide_kernel_to_a_variant_keeps_the_rule_where_it_does_not_apply()
+    {
+        if (!KernelRegistry.Conv2dForward.VariantNames.Contains("winograd-avx512")) Assert.Ignore("no AVX-512");
+        var pointwise = Conv2dGeometry.Of(1, 16, 9, 9, 16, 1, 1);
+        var x = new float[pointwise.InputLength]; var w = new float[pointwise.WeightLength]; var y = new float[pointwise.OutputLength];
+        new Generator(3).FillNormal(x); new Generator(4).FillNormal(w);
+        try
+        {
+            KernelRegistry.FastConv2dForward = ConvWinograd.Forward;
+            Assert.That(KernelRegistry.Conv2dForward.DefaultName, Is.EqualTo("winograd-avx512"));
+            Assert.That(KernelRegistry.Conv2dForward.Resolve(pointwise).Name, Is.EqualTo("blocked-avx512"));
+            KernelRegistry.FastConv2dForward(pointwise, x, w, default, y);                // F(2×2) does not compute 1×1: blocked does
+            var expected = new float[y.Length];
+            ConvReference.Forward(pointwise, x, w, default, expected);
+            Assert.That(y, Is.EqualTo(expected).Within(1e-4f));
+        }
+        finally { KernelContext.Default.Reset(KernelRegistry.Conv2dForward); }
+        Assert.That(KernelRegistry.Conv2dForward.Resolve(Conv2dGeometry.Of(1, 16, 28, 28, 16, 3, 3, padH: 1, padW: 1)).Name, Is.EqualTo("winograd4-avx512"));
+    }
+
+    [Test]
     public void A_context_that_prefers_a_variant_runs_it_where_it_applies_and_the_rule_elsewhere()
     {
         if (!KernelRegistry.Conv2dForward.VariantNames.Contains("winograd-avx512")) Assert.Ignore("no AVX-512");

@@ -5,12 +5,13 @@ using Spectre.Console;
 namespace Cli.Commands;
 
 /// <summary>
-/// <c>engine kernels [section...] [--threads N] [--max-n N] [--device D]</c>: races, on each declared workload case
+/// <c>engine kernels [section...] [--threads N] [--max-n N] [--device D] [--rules]</c>: races, on each declared workload case
 /// (<see cref="KernelCases.Races"/>), every registered variant that computes it (the GPU ones too when --device names a
 /// GPU): time, GFLOP/s and fraction of the FMA peak (GEMM, conv, attention) or GB/s (norms, softmax, AdamW), and the
 /// largest difference from the reference. The row marked ◀ is the variant the engine runs for that shape (the table's
 /// rule under the current kernel context); a variant is timed only on shapes it computes itself. Sections: gemm, conv,
-/// attention, groupnorm, layernorm, softmax, adamw (all when none is named).
+/// attention, groupnorm, layernorm, softmax, adamw (all when none is named). <c>--rules</c> instead lists the kernel
+/// table: each family's variants and the rule that picks the one the engine runs.
 /// </summary>
 public static class KernelsCommand
 {
@@ -30,8 +31,10 @@ public static class KernelsCommand
     {
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
         int maxN = args.Int("max-n", 2048, 16, 8192);
+        bool rules = args.Flag("rules");
         DeviceOption.Read(args);
         args.RejectUnknown();
+        if (rules) { WriteRules(); return 0; }
         string[] all = [.. Sections.Select(s => s.Name)];
         var named = args.Positionals.Count == 0 ? all : args.Positionals.Select(p => p.ToLowerInvariant()).ToArray();
         foreach (var s in named)
@@ -47,6 +50,14 @@ public static class KernelsCommand
             "FLOPs count the direct algorithm (Winograd does fewer multiplies, so its rate can pass the peak); GB/s counts each input read once and each output written once; " +
             "max err = max |x − ref| / (1 + |ref|) against the double-precision reference, on the case itself or, where the reference would take minutes, a cut of it (batch 2, n = 256, 8 heads)[/]");
         return 0;
+    }
+
+    static void WriteRules()
+    {
+        var table = new Table().Title("Kernel table").AddColumns("family", "variants", "the engine runs");
+        foreach (var f in KernelRegistry.All)
+            table.AddRow(f.Name, string.Join(", ", f.VariantNames), Markup.Escape(f.Rule));
+        AnsiConsole.Write(table);
     }
 
     static void Write(string title, IReadOnlyList<KernelCase> cases, double peak)

@@ -71,11 +71,15 @@ public sealed class KernelContext
         return this;
     }
 
-    /// <summary>Runs <paramref name="kernel"/> (registered or not) for every call of <paramref name="family"/> under this context.</summary>
+    /// <summary>
+    /// Runs <paramref name="kernel"/> for the calls of <paramref name="family"/> under this context: a registered variant
+    /// as <see cref="Use{TKernel}(KernelFamily{TKernel}, string)"/> does, any other kernel for every call.
+    /// </summary>
     public KernelContext Use<TKernel>(KernelFamily<TKernel> family, TKernel kernel) where TKernel : Delegate
     {
         ArgumentNullException.ThrowIfNull(kernel);
-        Set(family.Name, new KernelChoice(family.NameOf(kernel), kernel));
+        if (family.NameOf(kernel) is { } name) return Use(family, name);    // a registered variant: where it applies, as by name
+        Set(family.Name, new KernelChoice(null, kernel));
         return this;
     }
 

@@ -141,5 +141,18 @@ public sealed class KernelFamily<TKernel, TShape> : KernelFamily<TKernel> where 
 
     internal override Delegate Preferring(Variant<TKernel> v) => dispatcher(s => (Applies(v, s) ? v : Choose(s)).Run);
 
-    public override string Rule => string.Join(", else ", order.Select(v => gates.ContainsKey(v.Name) && !v.IsReference ? $"{v.Name} where it applies" : v.Name).Distinct());
+    public override string Rule
+    {
+        get
+        {
+            var steps = new List<string>();
+            foreach (var v in order)
+            {
+                bool gated = gates.ContainsKey(v.Name) && !v.IsReference;
+                steps.Add(gated ? $"{v.Name} where it applies" : v.Name);
+                if (!gated) break;
+            }
+            return string.Join(", else ", steps);
+        }
+    }
 }
