@@ -137,7 +137,7 @@ public static class Parallelism
             {
                 var t = new Thread(Loop) { IsBackground = true, Name = $"engine-worker-{number}.{workers.Count + 1}" };
                 workers.Add(t);
-                t.Start();
+                t.UnsafeStart();                                               // no execution context: a worker has no context of its own but its region's
             }
             Interlocked.Exchange(ref current, region);
             int asleep = Volatile.Read(ref sleepers);                        // read after the exchange (a full fence): a worker that missed it is counted
