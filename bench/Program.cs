@@ -6,9 +6,9 @@ namespace Bench;
 
 /// <summary>
 /// Entry point: <c>dotnet run -c Release --project bench -- --filter '*Gemm*'</c> (any BenchmarkDotNet switch works).
-/// Suites: GemmBench, AttentionBench, ConvBench, NormBench, SoftmaxBench, AdamWBench, DenoisingBench (one guided DDIM step and a 50-step sample of W1); each races the registered variants
-/// of its kernel on named shapes with a GFLOP/s or GB/s column, and the memory diagnoser's bytes allocated per call
-/// (the fast paths allocate nothing once warmed up). <c>--job short</c> gives a quick pass.
+/// Suites: KernelBench (every declared race case of <see cref="Kernels.Cpu.KernelCases"/> with every registered variant
+/// that computes it, with a GFLOP/s or GB/s column) and DenoisingBench (one guided DDIM step and a 50-step sample of W1);
+/// the memory diagnoser adds the bytes allocated per call (the fast paths allocate nothing once warmed up). <c>--job short</c> gives a quick pass.
 /// </summary>
 public static class Program
 {

@@ -3,7 +3,7 @@ using static Engine.Tests.NormKernelTests;
 
 namespace Engine.Tests;
 
-/// <summary>The fused AdamW update: every variant against the double-precision reference over several steps.</summary>
+/// <summary>The fused AdamW update beyond the declared cases (<see cref="KernelCaseTests"/>): several steps in a row, the closed-form first step, bad input.</summary>
 public sealed class AdamWKernelTests
 {
     /// <summary>Runs <paramref name="steps"/> updates with fresh gradients through the reference and a variant side by side.</summary>
@@ -28,15 +28,6 @@ public sealed class AdamWKernelTests
     [Test, Combinatorial]
     public void Variants_match_reference_over_several_steps([Values(1, 7, 33, 257, 784)] int n) =>
         Check(n, 1e-3, 0.9, 0.999, 1e-8, 0.01);
-
-    /// <summary>Large enough to split into blocks on several threads, with a partial last block.</summary>
-    [Test]
-    public void Variants_match_reference_when_threaded() => Check(70_001, 3e-4, 0.9, 0.95, 1e-8, 0.1, steps: 3);
-
-    /// <summary>β1 ≤ 0.5 takes PyTorch's other lerp form; no weight decay and a large ε change the shape of the update.</summary>
-    [TestCase(0.3, 0.9, 0.0, 1e-3), TestCase(0.5, 0.99, 0.5, 1e-8), TestCase(0.0, 0.0, 0.01, 1e-8)]
-    public void Variants_match_reference_for_other_hyperparameters(double beta1, double beta2, double weightDecay, double eps) =>
-        Check(257, 1e-2, beta1, beta2, eps, weightDecay);
 
     /// <summary>
     /// On the first step the bias corrections cancel the (1 − β) factors, so each parameter moves by −lr·g/(|g| + ε)

@@ -2,7 +2,7 @@ using Kernels.Cpu;
 
 namespace Engine.Tests;
 
-/// <summary>Every GEMM variant in the registry against <see cref="Gemm.Reference"/>: odd sizes, transposes, α/β, padded rows.</summary>
+/// <summary>GEMM variants beyond the declared cases (<see cref="KernelCaseTests"/>): NaN in the row padding, cache-block edges, threaded splits, bad sizes.</summary>
 public sealed class GemmKernelTests
 {
     public static IEnumerable<TestCaseData> Variants() =>
@@ -11,20 +11,7 @@ public sealed class GemmKernelTests
             from tb in new[] { false, true }
             select new TestCaseData(v.Name, ta, tb).SetName($"{v.Name} transA={ta} transB={tb}"));
 
-    static readonly (int M, int N, int K)[] Shapes =
-    [
-        (1, 1, 1), (7, 7, 7), (33, 33, 33), (65, 31, 129), (1, 257, 7), (257, 1, 33), (3, 5, 257),
-        (14, 32, 16), (15, 33, 17), (28, 64, 300), (9, 47, 1), (100, 100, 0), (257, 257, 257),
-    ];
-
     static GemmKernel Kernel(string name) => KernelRegistry.Gemm.Single(v => v.Name == name).Run;
-
-    [TestCaseSource(nameof(Variants))]
-    public void Matches_reference_on_odd_sizes(string variant, bool transA, bool transB)
-    {
-        foreach (var (m, n, k) in Shapes)
-            Check(Kernel(variant), transA, transB, m, n, k, alpha: 1f, beta: 0f, pad: 0, seed: m * 31 + n * 7 + k);
-    }
 
     [TestCaseSource(nameof(Variants))]
     public void Alpha_beta_and_padded_leading_dimensions(string variant, bool transA, bool transB)

@@ -3,7 +3,7 @@ using Kernels.Cpu;
 
 namespace Engine.Tests;
 
-/// <summary>Every row-norm and batch-norm kernel variant against its double-precision reference, on odd sizes.</summary>
+/// <summary>Norm kernels beyond the declared cases (<see cref="KernelCaseTests"/>): gradients asked for one at a time, the SiLU form, hand-computed values, bad sizes.</summary>
 public sealed class NormKernelTests
 {
     /// <summary>How the rows map to channels: LayerNorm and RMSNorm (one channel per element), GroupNorm (3 groups).</summary>
@@ -33,26 +33,6 @@ public sealed class NormKernelTests
         _ => (3, len switch { 33 => 11, 784 => 49, 4099 => 4099, _ => len }, true, layout == Layout.Group),
     };
 
-    static void CheckForward(int rows, int len, Layout layout)
-    {
-        var (groups, spatial, center, affine) = Configure(layout, len);
-        int channels = groups * (len / spatial);
-        // An offset of 3 checks that the statistics keep their precision when the mean is far from 0.
-        var x = Normal(rows * len, 1, mean: 3f);
-        float[] w = affine ? Normal(channels, 2) : [], b = affine ? Normal(channels, 3) : [];
-        var y = new float[rows * len]; var mean = new float[rows]; var rstd = new float[rows];
-        Norm.RowForwardReference(rows, len, groups, spatial, 1e-5f, center, x, w, b, y, mean, rstd);
-        foreach (var v in KernelRegistry.RowNormForward.Where(v => !v.IsReference))
-        {
-            var yv = Enumerable.Repeat(float.NaN, rows * len).ToArray();
-            var mv = new float[rows]; var rv = new float[rows];
-            v.Run(rows, len, groups, spatial, 1e-5f, center, x, w, b, yv, mv, rv);
-            AssertClose(y, yv, 1e-5f, $"{v.Name} y");
-            AssertClose(mean, mv, 1e-6f, $"{v.Name} mean");
-            AssertClose(rstd, rv, 1e-5f, $"{v.Name} rstd");
-        }
-    }
-
     static void CheckBackward(int rows, int len, Layout layout)
     {
         var (groups, spatial, center, affine) = Configure(layout, len);
@@ -81,56 +61,9 @@ public sealed class NormKernelTests
         }
     }
 
-    [Test, Combinatorial]
-    public void Row_norm_forward_variants_match_reference([Values(1, 7, 33)] int rows, [Values(1, 7, 33, 257, 784)] int len, [Values] Layout layout) =>
-        CheckForward(rows, len, layout);
-
-    [Test, Combinatorial]
-    public void Row_norm_backward_variants_match_reference([Values(1, 7, 33)] int rows, [Values(1, 7, 33, 257, 784)] int len, [Values] Layout layout) =>
-        CheckBackward(rows, len, layout);
-
-    /// <summary>Large enough (rows·len ≥ 2¹⁸) that the fast variants split rows across threads and sum per-chunk gradients.</summary>
+    /// <summary>Gradients not asked for are not computed and do not change the others (the declared cases check every variant with all three).</summary>
     [TestCase(Layout.Layer), TestCase(Layout.Group)]
-    public void Row_norm_variants_match_reference_when_threaded(Layout layout)
-    {
-        CheckForward(65, 4099, layout);
-        CheckBackward(65, 4099, layout);
-    }
-
-    static void CheckBatch(int n, int c, int s, bool training)
-    {
-        var x = Normal(n * c * s, 7, mean: 1.5f); var dy = Normal(n * c * s, 8);
-        var w = Normal(c, 9); var b = Normal(c, 10);
-        var mean = new float[c]; var variance = new float[c];
-        Norm.BatchStatsReference(n, c, s, x, mean, variance);
-        foreach (var v in KernelRegistry.BatchNormStats.Where(v => !v.IsReference))
-        {
-            var mv = new float[c]; var vv = new float[c];
-            v.Run(n, c, s, x, mv, vv);
-            AssertClose(mean, mv, 1e-6f, $"{v.Name} mean");
-            AssertClose(variance, vv, 1e-5f, $"{v.Name} variance");
-        }
-        var rstd = variance.Select(e => (float)(1 / Math.Sqrt(e + 1e-5))).ToArray();
-        var y = new float[x.Length];
-        Norm.BatchForwardReference(n, c, s, x, mean, rstd, w, b, y);
-        var dx = new float[x.Length]; var dw = new float[c]; var db = new float[c];
-        Norm.BatchBackwardReference(n, c, s, training, x, mean, rstd, w, dy, dx, dw, db);
-        foreach (var v in KernelRegistry.BatchNormForward.Where(v => !v.IsReference))
-        {
-            var yv = Enumerable.Repeat(float.NaN, x.Length).ToArray();
-            v.Run(n, c, s, x, mean, rstd, w, b, yv);
-            AssertClose(y, yv, 1e-5f, $"{v.Name} y");
-        }
-        foreach (var v in KernelRegistry.BatchNormBackward.Where(v => !v.IsReference))
-        {
-            var dxv = Enumerable.Repeat(float.NaN, x.Length).ToArray();
-            var dwv = Enumerable.Repeat(float.NaN, c).ToArray(); var dbv = Enumerable.Repeat(float.NaN, c).ToArray();
-            v.Run(n, c, s, training, x, mean, rstd, w, dy, dxv, dwv, dbv);
-            AssertClose(dx, dxv, 1e-4f, $"{v.Name} dx");
-            AssertClose(dw, dwv, 1e-4f, $"{v.Name} dweight");
-            AssertClose(db, dbv, 1e-4f, $"{v.Name} dbias");
-        }
-    }
+    public void Row_norm_backward_computes_only_what_is_asked(Layout layout) => CheckBackward(7, 33, layout);
 
     /// <summary>Row norm then SiLU: every variant against the double reference, which is itself the row norm followed by SiLU.</summary>
     static void CheckSilu(int rows, int len, Layout layout)
@@ -165,19 +98,9 @@ public sealed class NormKernelTests
         }
     }
 
-    [Test, Combinatorial]
-    public void Row_norm_silu_variants_match_reference([Values(1, 7, 33)] int rows, [Values(1, 33, 784)] int len, [Values(Layout.Layer, Layout.Group, Layout.GroupPlain)] Layout layout) =>
-        CheckSilu(rows, len, layout);
-
+    /// <summary>The reference row norm then SiLU is the row norm followed by SiLU.</summary>
     [Test]
-    public void Row_norm_silu_variants_match_reference_when_threaded() => CheckSilu(65, 4099, Layout.Group);
-
-    [Test, Combinatorial]
-    public void Batch_norm_variants_match_reference([Values(1, 7, 33)] int n, [Values(1, 7, 33, 257, 784)] int s, [Values] bool training) =>
-        CheckBatch(n, 3, s, training);
-
-    [Test]
-    public void Batch_norm_variants_match_reference_when_threaded() => CheckBatch(9, 5, 6007, training: true);
+    public void Row_norm_silu_reference_is_the_norm_then_silu() => CheckSilu(7, 33, Layout.Group);
 
     [Test]
     public void Reference_row_norm_matches_hand_computed_values()

@@ -1,8 +1,9 @@
-"""Peer timing for the GEMM benchmark: torch.mm (float32, CPU) on the shapes of bench/GemmBench.cs.
+"""Peer timing for the GEMM benchmark: torch.mm (float32, CPU) on the GEMM shapes of the kernel race
+(src/Kernels/Registry/KernelCases.cs, raced by `engine kernels gemm` and bench/KernelBench.cs), and sq64.
 
 Run:  OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/peers/torch_gemm.py [threads ...]
 Prints best-of-N milliseconds and GFLOP/s per shape, for each thread count (default: 1 and 2),
-in the same layout as the engine's KernelTiming.TimeGemm, so the two can be compared line by line.
+best of N as the engine's quick GEMM timing used to be, to compare with `engine kernels gemm` line by line.
 Each thread count runs in its own process: OpenBLAS reads OPENBLAS_NUM_THREADS once, when it loads, and
 torch.set_num_threads alone does not bound it.
 """

@@ -30,7 +30,9 @@ public sealed class Adam : Optimizer
     protected override void Update(int index, Tensor w, Tensor g)
     {
         int t = AdamMath.NextStep(Buffer(index, "step"));
-        AdamMath.Update(w, g, Buffer(index, "exp_avg"), Buffer(index, "exp_avg_sq"), t, LearningRate, Beta1, Beta2, Eps, l2: WeightDecay);
+        // Adam's L2 decay is the gradient g + λ·w through the fused AdamW step with its own, decoupled decay off.
+        var decayed = WeightDecay == 0f ? g : g + WeightDecay * w;
+        w.Backend.AdamW(w, decayed, Buffer(index, "exp_avg"), Buffer(index, "exp_avg_sq"), LearningRate, Beta1, Beta2, Eps, 0, t);
     }
 }
 
@@ -89,23 +91,5 @@ static class AdamMath
         var s = step.Span;
         s[0] += 1f;
         return (int)s[0];
-    }
-
-    /// <summary>
-    /// Adam's update with an L2 term, on the backend's elementwise kernels (the same float operations, in the same
-    /// order, as one scalar loop): g' = g + l2·w; m = β1·m + (1 − β1)·g'; v = β2·v + (1 − β2)·g'·g';
-    /// w = w − (lr/(1 − β1ᵗ))·m / (√v / √(1 − β2ᵗ) + ε).
-    /// </summary>
-    public static void Update(Tensor w, Tensor g, Tensor m, Tensor v, int t, float lr, float beta1, float beta2, float eps, float l2)
-    {
-        double bc1 = 1 - Math.Pow(beta1, t), bc2 = 1 - Math.Pow(beta2, t);
-        float stepSize = (float)(lr / bc1);
-        float bc2Sqrt = (float)Math.Sqrt(bc2);
-        float a1 = 1f - beta1, a2 = 1f - beta2;
-        var gj = l2 != 0f ? g + l2 * w : g;
-        m.CopyFrom(beta1 * m + a1 * gj);
-        v.CopyFrom(beta2 * v + a2 * gj * gj);
-        var denom = v.Sqrt() / bc2Sqrt + eps;
-        w.CopyFrom(w - stepSize * m / denom);
     }
 }

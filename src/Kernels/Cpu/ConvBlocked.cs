@@ -36,13 +36,16 @@ public static unsafe class ConvBlocked
 
     internal static bool Supported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
+    static PlatformNotSupportedException Unsupported(string op) =>
+        new($"{op}: needs AVX-512, which this CPU does not run (KernelRegistry registers the kernel only where it does)");
+
     /// <summary>y = conv(x, w) + bias; see <see cref="Conv2dForwardKernel"/>.</summary>
     public static void Forward(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y)
     {
         g.Check("Conv2d blocked", x.Length, w.Length, y.Length);
         if (!bias.IsEmpty && bias.Length != g.OutChannels) throw new ArgumentException($"Conv2d blocked: {bias.Length} biases for {g.OutChannels} channels");
         if (g.OutputLength == 0) return;
-        if (!Supported) { ConvIm2col.Forward(g, x, w, bias, y); return; }
+        if (!Supported) throw Unsupported("Conv2d blocked");
         fixed (float* xp = x, wp = w, bp = bias, yp = y)
             ForwardCore(g, xp, wp, bias.IsEmpty ? null : bp, yp);
     }
@@ -53,7 +56,7 @@ public static unsafe class ConvBlocked
         g.Check("Conv2d blocked input grad", dx.Length, w.Length, dy.Length);
         if (g.InputLength == 0) return;
         if (g.OutputLength == 0) { dx.Clear(); return; }
-        if (!Supported) { ConvIm2col.InputGrad(g, dy, w, dx); return; }
+        if (!Supported) throw Unsupported("Conv2d blocked input grad");
         if (g.StrideH != 1 || g.StrideW != 1)
         {
             fixed (float* dyp = dy, wp = w, dxp = dx)
@@ -153,7 +156,7 @@ public static unsafe class ConvBlocked
         g.Check("Conv2d blocked weight grad", x.Length, dw.Length, dy.Length);
         dw.Clear();
         if (g.Batch == 0 || g.OutPlane == 0 || dw.IsEmpty) return;
-        if (!Supported) { ConvIm2col.WeightGrad(g, x, dy, dw); return; }
+        if (!Supported) throw Unsupported("Conv2d blocked weight grad");
         fixed (float* xp = x, dyp = dy, dwp = dw)
             WeightGradCore(g, xp, dyp, dwp);
     }

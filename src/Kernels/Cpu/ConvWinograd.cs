@@ -27,7 +27,8 @@ namespace Kernels.Cpu;
 /// (<see cref="ConvBlocked.InputGradAsForward"/>), so it runs here too.</item>
 /// <item>The weight gradient is the transposed form over the same tiles (<see cref="WeightGradCore"/>).</item>
 /// </list>
-/// Anything else (other kernels, strides, dilations, groups, few channels) goes to <see cref="ConvBlocked"/>.
+/// It computes only what <see cref="Applies"/> (and <see cref="AppliesToInputGrad"/>) admit and throws on anything else;
+/// the rule of <see cref="KernelRegistry.Conv2dForward"/> sends the other convolutions to <see cref="ConvBlocked"/>.
 /// </summary>
 public static unsafe class ConvWinograd
 {
@@ -48,12 +49,19 @@ public static unsafe class ConvWinograd
         && g.DilationH == 1 && g.DilationW == 1 && g.Groups == 1 && g.PadH >= 0 && g.PadW >= 0
         && g.InChannels >= MinChannels && g.OutChannels >= MinChannels && g.OutH > 0 && g.OutW > 0 && g.Batch > 0;
 
+    /// <summary>Whether the input gradient of <paramref name="g"/> runs here: stride 1, and <see cref="Applies"/> to the forward convolution that computes it.</summary>
+    public static bool AppliesToInputGrad(in Conv2dGeometry g) => g.StrideH == 1 && g.StrideW == 1 && Applies(ConvBlocked.InputGradAsForward(g));
+
+    /// <summary>The error of a call on a geometry this kernel does not compute (the registry's rule sends those elsewhere).</summary>
+    internal static ArgumentException NotApplicable(string op, in Conv2dGeometry g) =>
+        new($"{op}: does not apply to {g}; KernelRegistry's rule picks the kernel for it");
+
     /// <summary>y = conv(x, w) + bias; see <see cref="Conv2dForwardKernel"/>.</summary>
     public static void Forward(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y)
     {
         g.Check("Conv2d Winograd", x.Length, w.Length, y.Length);
         if (!bias.IsEmpty && bias.Length != g.OutChannels) throw new ArgumentException($"Conv2d Winograd: {bias.Length} biases for {g.OutChannels} channels");
-        if (!Applies(g)) { ConvBlocked.Forward(g, x, w, bias, y); return; }
+        if (!Applies(g)) throw NotApplicable("Conv2d Winograd", g);
         fixed (float* xp = x, wp = w, bp = bias, yp = y)
             ForwardCore(g, xp, wp, bias.IsEmpty ? null : bp, yp);
     }
@@ -62,7 +70,7 @@ public static unsafe class ConvWinograd
     public static void InputGrad(in Conv2dGeometry g, ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx)
     {
         g.Check("Conv2d Winograd input grad", dx.Length, w.Length, dy.Length);
-        if (g.StrideH != 1 || g.StrideW != 1 || !Applies(ConvBlocked.InputGradAsForward(g))) { ConvBlocked.InputGrad(g, dy, w, dx); return; }
+        if (!AppliesToInputGrad(g)) throw NotApplicable("Conv2d Winograd input grad", g);
         ConvBlocked.InputGradByForward(g, dy, w, dx, &ForwardCore);
     }
 
@@ -70,7 +78,7 @@ public static unsafe class ConvWinograd
     public static void WeightGrad(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw)
     {
         g.Check("Conv2d Winograd weight grad", x.Length, dw.Length, dy.Length);
-        if (!Applies(g)) { ConvBlocked.WeightGrad(g, x, dy, dw); return; }
+        if (!Applies(g)) throw NotApplicable("Conv2d Winograd weight grad", g);
         fixed (float* xp = x, dyp = dy, dwp = dw)
             WeightGradCore(g, xp, dyp, dwp);
     }

@@ -25,7 +25,8 @@ namespace Kernels.Cpu;
 /// <item>The input gradient runs as the forward of dy with the flipped weights, the weight gradient as the
 /// transposed algorithm, S_ξ = Σ_tiles E_ξ·V_ξᵀ with E = A·e·Aᵀ, then dw = Gᵀ·S·G.</item>
 /// </list>
-/// Wider or narrower rows go to <see cref="ConvWinograd"/> (and from there what it does not take to <see cref="ConvBlocked"/>).
+/// It computes only what <see cref="Applies"/> admits and throws on anything else; the rule of
+/// <see cref="KernelRegistry.Conv2dForward"/> sends wider or narrower rows to <see cref="ConvWinograd"/>.
 /// </summary>
 public static unsafe class ConvWinograd4
 {
@@ -51,10 +52,13 @@ public static unsafe class ConvWinograd4
     /// <summary>Whether <paramref name="g"/> runs here: <see cref="ConvWinograd.Applies"/> with rows of 5 to 7 tiles (17 to 28 outputs).</summary>
     public static bool Applies(in Conv2dGeometry g) => ConvWinograd.Applies(g) && (g.OutW + 3) / 4 is >= 5 and <= 7;
 
+    /// <summary>Whether the input gradient of <paramref name="g"/> runs here: stride 1, and <see cref="Applies"/> to the forward convolution that computes it.</summary>
+    public static bool AppliesToInputGrad(in Conv2dGeometry g) => g.StrideH == 1 && g.StrideW == 1 && Applies(ConvBlocked.InputGradAsForward(g));
+
     /// <summary>y = conv(x, w) + bias; see <see cref="Conv2dForwardKernel"/>.</summary>
     public static void Forward(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y)
     {
-        if (!Applies(g)) { ConvWinograd.Forward(g, x, w, bias, y); return; }
+        if (!Applies(g)) throw ConvWinograd.NotApplicable("Conv2d Winograd F(4×4, 3×3)", g);
         g.Check("Conv2d Winograd F(4×4, 3×3)", x.Length, w.Length, y.Length);
         if (!bias.IsEmpty && bias.Length != g.OutChannels) throw new ArgumentException($"Conv2d Winograd F(4×4, 3×3): {bias.Length} biases for {g.OutChannels} channels");
         fixed (float* xp = x, wp = w, bp = bias, yp = y)
@@ -64,7 +68,7 @@ public static unsafe class ConvWinograd4
     /// <summary>dx of a convolution; see <see cref="Conv2dInputGradKernel"/>.</summary>
     public static void InputGrad(in Conv2dGeometry g, ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx)
     {
-        if (g.StrideH != 1 || g.StrideW != 1 || !Applies(ConvBlocked.InputGradAsForward(g))) { ConvWinograd.InputGrad(g, dy, w, dx); return; }
+        if (!AppliesToInputGrad(g)) throw ConvWinograd.NotApplicable("Conv2d Winograd F(4×4, 3×3) input grad", g);
         g.Check("Conv2d Winograd F(4×4, 3×3) input grad", dx.Length, w.Length, dy.Length);
         ConvBlocked.InputGradByForward(g, dy, w, dx, &ForwardCore);
     }
@@ -72,7 +76,7 @@ public static unsafe class ConvWinograd4
     /// <summary>dw summed over the batch; see <see cref="Conv2dWeightGradKernel"/>.</summary>
     public static void WeightGrad(in Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw)
     {
-        if (!Applies(g)) { ConvWinograd.WeightGrad(g, x, dy, dw); return; }
+        if (!Applies(g)) throw ConvWinograd.NotApplicable("Conv2d Winograd F(4×4, 3×3) weight grad", g);
         g.Check("Conv2d Winograd F(4×4, 3×3) weight grad", x.Length, dw.Length, dy.Length);
         fixed (float* xp = x, dyp = dy, dwp = dw)
             WeightGradCore(g, xp, dyp, dwp);
