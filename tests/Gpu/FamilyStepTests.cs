@@ -45,10 +45,13 @@ public sealed class FamilyStepTests
     /// <summary>
     /// Builds the model twice from the same seed, moves one copy and its batch to the device, runs
     /// <paramref name="step"/> (loss, backward, optimizer step; it returns the losses to read) on both, and checks the
-    /// crossings and the updated parameters.
+    /// crossings, the gradients and the updated parameters.
     /// </summary>
+    /// <param name="lr">The largest learning rate of the step: Adam's first update of an element is ±lr whatever the
+    /// size of its gradient, so where the gradient is zero up to rounding (|g| ≤ 1e-5 on both devices, opposite signs)
+    /// the two updates may differ by up to 2·lr. Every other element must match within <paramref name="tol"/>.</param>
     static void AssertStep<TModel, TBatch>(Func<TModel> make, Func<Device, TBatch> batch, Func<TModel, TBatch, Tensor[]> step,
-        float tol = 1e-3f) where TModel : Module
+        float lr, float tol = 1e-3f) where TModel : Module
     {
         var cpu = make();
         var gpu = make();
@@ -74,7 +77,17 @@ public sealed class FamilyStepTests
         {
             Assert.That(g.Name, Is.EqualTo(c.Name));
             Assert.That(g.Value.Device, Is.EqualTo(Gpu), $"{g.Name} stayed on the device");
-            GpuTestDevice.AssertClose(c.Value.ToArray(), g.Value.ToArray(), $"{g.Name} after the step", tol);
+            float[] gc = c.Value.Grad?.ToArray() ?? [], gg = g.Value.Grad?.ToArray() ?? [];
+            Assert.That(gg.Length, Is.EqualTo(gc.Length), $"{g.Name} has a gradient on both devices or on neither");
+            GpuTestDevice.AssertClose(gc, gg, $"{g.Name} gradient", tol);
+            float[] pc = c.Value.ToArray(), pg = g.Value.ToArray();
+            for (int i = 0; i < pc.Length; i++)
+            {
+                if (Math.Abs(pc[i] - pg[i]) <= tol * (1 + Math.Abs(pc[i]))) continue;
+                bool roundingSign = gc.Length > 0 && Math.Abs(gc[i]) <= 1e-5f && Math.Abs(gg[i]) <= 1e-5f && Math.Sign(gc[i]) != Math.Sign(gg[i]);
+                if (!(roundingSign && Math.Abs(pc[i] - pg[i]) <= 2.02f * lr + tol * (1 + Math.Abs(pc[i]))))
+                    Assert.Fail($"{g.Name} after the step: element {i} is {pg[i]}, reference {pc[i]} (gradient {gg[i]}, reference {gc[i]})");
+            }
             checkedParameters++;
         }
         foreach (var (c, g) in cpu.NamedBuffers().Zip(gpu.NamedBuffers()))
@@ -102,7 +115,7 @@ public sealed class FamilyStepTests
                 loss.Backward();
                 opt.Step();
                 return [loss];
-            });
+            }, lr: 1e-3f);
     }
 
     [Test]
@@ -120,7 +133,7 @@ public sealed class FamilyStepTests
                 loss.Backward();
                 opt.Step();
                 return [loss];
-            });
+            }, lr: 1e-3f);
     }
 
     [Test]
@@ -141,7 +154,7 @@ public sealed class FamilyStepTests
                 loss.Backward();
                 opt.Step();
                 return [loss];
-            });
+            }, lr: 5e-4f);
     }
 
     [Test]
@@ -158,7 +171,7 @@ public sealed class FamilyStepTests
                 loss.Backward();
                 opt.Step();
                 return [loss];
-            });
+            }, lr: 1e-3f);
     }
 
     [Test]
@@ -175,7 +188,7 @@ public sealed class FamilyStepTests
                 loss.Backward();
                 opt.Step();
                 return [loss];
-            });
+            }, lr: 1e-3f);
     }
 
     sealed class Gan(GanConfig config, Generator g) : Module
@@ -215,7 +228,7 @@ public sealed class FamilyStepTests
                 optG.Step();
                 foreach (var p in gan.D.Parameters()) p.RequiresGrad = true;
                 return [dLoss, gLoss];                                              // two losses: two reads
-            });
+            }, lr: 2e-4f);
     }
 
     [Test]
@@ -234,7 +247,7 @@ public sealed class FamilyStepTests
                 loss.Backward();
                 opt.Step();
                 return [loss];
-            });
+            }, lr: 1e-3f);
     }
 
     [Test]
@@ -252,6 +265,6 @@ public sealed class FamilyStepTests
                 loss.Backward();
                 opt.Step();
                 return [loss];
-            });
+            }, lr: 1e-3f);
     }
 }
