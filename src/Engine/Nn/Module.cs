@@ -20,6 +20,7 @@ public abstract class Module
     readonly List<(string Name, Tensor Value)> parameters = [];
     readonly List<(string Name, Tensor Value)> buffers = [];
     readonly List<(string Name, Module Value)> children = [];
+    readonly List<Tensor> constants = [];
 
     /// <summary>True in training mode (dropout active, batch statistics used); see <see cref="Eval"/>.</summary>
     public bool Training { get; private set; } = true;
@@ -40,6 +41,16 @@ public abstract class Module
         CheckName(name);
         value.Name = name;
         buffers.Add((name, value));
+        return value;
+    }
+
+    /// <summary>
+    /// Registers a fixed tensor the forward pass reads (a mask, a table) that is neither trained nor saved: it is built
+    /// once, on the host, and moves with the module (<see cref="To"/>), so a pass on a device never uploads it.
+    /// </summary>
+    protected Tensor Constant(Tensor value)
+    {
+        constants.Add(value);
         return value;
     }
 
@@ -79,15 +90,22 @@ public abstract class Module
     public IEnumerable<Tensor> Parameters() => NamedParameters().Select(p => p.Value);
 
     /// <summary>
-    /// Moves every parameter and buffer to <paramref name="device"/> in place (the same tensor objects, so optimizers
-    /// made before or after see them). Returns this module.
+    /// Moves every parameter, buffer and constant to <paramref name="device"/> in place (the same tensor objects, so
+    /// optimizers made before or after see them). Returns this module.
     /// </summary>
     /// <example><c>var model = new UNet(config, g).To(Device.Gpu());</c></example>
     public Module To(Device device)
     {
         foreach (var (_, p) in NamedParameters()) p.MoveTo(device);
         foreach (var (_, b) in NamedBuffers()) b.MoveTo(device);
+        MoveConstants(device);
         return this;
+    }
+
+    void MoveConstants(Device device)
+    {
+        foreach (var c in constants) c.MoveTo(device);
+        foreach (var (_, child) in children) child.MoveConstants(device);
     }
 
     /// <summary>Total number of trainable values.</summary>

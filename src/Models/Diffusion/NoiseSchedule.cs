@@ -103,8 +103,8 @@ public sealed class NoiseSchedule
             throw new ShapeMismatchException($"AddNoise: x0 {Shapes.Format(x0.Shape)} and noise {Shapes.Format(noise.Shape)} differ");
         if (x0.Shape[0] != t.Length)
             throw new ShapeMismatchException($"AddNoise: {t.Length} timesteps for a batch of {x0.Shape[0]}");
-        var sa = Gather(SqrtAlphaBar, t, x0.Rank);
-        var sn = Gather(SqrtOneMinusAlphaBar, t, x0.Rank);
+        var sa = Gather(SqrtAlphaBar, t, x0.Rank).To(x0.Device);
+        var sn = Gather(SqrtOneMinusAlphaBar, t, x0.Rank).To(x0.Device);
         return sa * x0 + sn * noise;
     }
 
@@ -113,8 +113,8 @@ public sealed class NoiseSchedule
     {
         if (!Shapes.SameShape(x0.Shape, noise.Shape) || x0.Shape[0] != t.Length)
             throw new ShapeMismatchException($"VelocityTarget: x0 {Shapes.Format(x0.Shape)}, noise {Shapes.Format(noise.Shape)} and {t.Length} timesteps do not match");
-        var sa = Gather(SqrtAlphaBar, t, x0.Rank);
-        var sn = Gather(SqrtOneMinusAlphaBar, t, x0.Rank);
+        var sa = Gather(SqrtAlphaBar, t, x0.Rank).To(x0.Device);
+        var sn = Gather(SqrtOneMinusAlphaBar, t, x0.Rank).To(x0.Device);
         return sa * noise - sn * x0;
     }
 

@@ -96,6 +96,6 @@ public static class RectifiedFlow
             throw new ShapeMismatchException($"RectifiedFlow: {t.Length} times for a batch of shape {Shapes.Format(like.Shape)}");
         var shape = Enumerable.Repeat(1, like.Rank).ToArray();
         shape[0] = t.Length;
-        return Tensor.FromArray(t, shape);
+        return Tensor.FromArray(t, shape).To(like.Device);                        // the batch's times, where the batch is
     }
 }

@@ -17,7 +17,7 @@ public static class ConditionalFlowMatching
     {
         if (!Shapes.SameShape(x0.Shape, x1.Shape) || t.Length != x0.Shape[0])
             throw new ShapeMismatchException($"ConditionalFlowMatching: x0 {Shapes.Format(x0.Shape)}, x1 {Shapes.Format(x1.Shape)} and {t.Length} times do not match");
-        var tt = Tensor.Wrap((float[])t.Clone(), [t.Length, .. Enumerable.Repeat(1, x0.Rank - 1)]);  // (B, 1, …)
+        var tt = Tensor.Wrap((float[])t.Clone(), [t.Length, .. Enumerable.Repeat(1, x0.Rank - 1)]).To(x0.Device);  // (B, 1, …)
         return x0 * (1f - tt) + x1 * tt;
     }
 

@@ -64,7 +64,7 @@ public sealed class MlpVelocityField : Module, IVelocityField
     {
         if (x.Rank != 2 || x.Shape[1] != Features || t.Length != x.Shape[0])
             throw new ShapeMismatchException($"MlpVelocityField: x {Shapes.Format(x.Shape)} should be (B, {Features}) with B = {t.Length} times");
-        var h = input.Forward(Tensor.Cat([x, TimeFeatures(t)], 1));              // (B, hidden)
+        var h = input.Forward(Tensor.Cat([x, TimeFeatures(t).To(x.Device)], 1));              // (B, hidden)
         if (classEmbed is not null && labels is not null) h = h + classEmbed.Forward(labels);
         h = hidden1.Forward(h.Silu());
         h = hidden2.Forward(h.Silu());

@@ -11,11 +11,12 @@ namespace Models.Flows;
 public sealed class ActNorm : FlowLayer
 {
     readonly Tensor bias, logScale, initialized;                                    // (C), (C), (1)
+    bool initializedSeen;                                                            // a training pass ran here: the buffer holds 1 from then on (unless a state with 0 is loaded later)
 
     public int Channels { get; }
 
     /// <summary>True once the data-dependent initialisation ran (saved with the weights as the buffer <c>initialized</c>).</summary>
-    public bool IsInitialized => initialized.Span[0] != 0f;
+    public bool IsInitialized => initialized.ToArray()[0] != 0f;
 
     public ActNorm(int channels)
     {
@@ -35,26 +36,35 @@ public sealed class ActNorm : FlowLayer
     }
 
     /// <summary>Sets bias = −mean and logScale = −log(std) per channel from <paramref name="x"/>.</summary>
-    public void InitializeFrom(Tensor x)
+    public void InitializeFrom(Tensor x) => Initialize(x, onlyIfUnset: false);
+
+    /// <summary>
+    /// The data-dependent initialisation with tensor ops, where the layer lives (no value crosses to the host). With
+    /// <paramref name="onlyIfUnset"/>, the buffer <c>initialized</c> selects, on the device, between the new values and
+    /// the current ones, so a loaded or already initialised layer keeps its parameters.
+    /// </summary>
+    void Initialize(Tensor x, bool onlyIfUnset)
     {
         Check(x);
         using var _ = GradMode.NoGrad();
         int[] axes = x.Rank == 2 ? [0] : [0, 2, 3];
-        var mean = x.Mean(axes).ToArray();
-        var variance = x.Var(axes, correction: 0).ToArray();
-        var b = bias.Span; var s = logScale.Span;
-        for (int c = 0; c < Channels; c++)
+        var b = -x.Mean(axes);
+        var s = (x.Var(axes, correction: 0) + 1e-6f).Log() * -0.5f;
+        if (onlyIfUnset)
         {
-            b[c] = -mean[c];
-            s[c] = -0.5f * MathF.Log(variance[c] + 1e-6f);
+            b = Tensor.Where(initialized, bias, b);                                   // (1) broadcasts over the channels
+            s = Tensor.Where(initialized, logScale, s);
         }
-        initialized.Span[0] = 1f;
+        bias.CopyFrom(b);
+        logScale.CopyFrom(s);
+        initialized.CopyFrom(Tensor.Ones([1], initialized.Device));
+        initializedSeen = true;
     }
 
     public override (Tensor Y, Tensor LogDet) Forward(Tensor x)
     {
         Check(x);
-        if (!IsInitialized && Training) InitializeFrom(x);
+        if (Training && !initializedSeen) Initialize(x, onlyIfUnset: true);        // once per instance; the buffer decides on the device
         var y = (x + Broadcastable(bias, x)) * Broadcastable(logScale, x).Exp();
         return (y, PerSample(logScale.Sum() * SpatialSize(x), x.Shape[0]));
     }

@@ -32,7 +32,7 @@ public sealed class AffineCoupling : FlowLayer
     {
         Kind = kind; Flipped = flipped;
         Net = Child("net", net);
-        mask = MakeMask(shape, kind, flipped);
+        mask = Constant(MakeMask(shape, kind, flipped));                          // moves with the layer
     }
 
     /// <summary>The mask as a (1, …shape) tensor of 0s and 1s (1 = kept).</summary>

@@ -37,7 +37,7 @@ public sealed class FlowSequence : FlowLayer
 
     public override (Tensor Y, Tensor LogDet) Forward(Tensor x)
     {
-        Tensor logDet = Tensor.Zeros([x.Shape[0]]);
+        Tensor logDet = Tensor.Zeros([x.Shape[0]], x.Device);
         foreach (var layer in layers)
         {
             var (y, ld) = layer.Forward(x);

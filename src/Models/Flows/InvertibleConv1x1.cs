@@ -44,7 +44,10 @@ public sealed class InvertibleConv1x1 : FlowLayer
         lower = Parameter("lower", Tensor.Wrap(l, c, c));
         upper = Parameter("upper", Tensor.Wrap(u, c, c));
         logS = Parameter("log_s", Tensor.Wrap(s, c));
+        eye = Constant(Tensor.Eye(c));                                              // moves with the layer
     }
+
+    readonly Tensor eye;
 
     /// <summary>An orthogonal matrix from Gram–Schmidt on Gaussian columns, row-major, in double.</summary>
     static double[] RandomRotation(int n, Generator g)
@@ -69,7 +72,6 @@ public sealed class InvertibleConv1x1 : FlowLayer
     /// <summary>The current weight matrix W (C, C): y = W·x per position.</summary>
     public Tensor Weight()
     {
-        var eye = Tensor.Eye(Channels);
         var l = lower.Tril(-1) + eye;
         var u = upper.Triu(1) + eye * (sign * logS.Exp());                       // diag(sign·exp(logS)) on the diagonal
         return Tensor.MatMul(permutation, Tensor.MatMul(l, u));

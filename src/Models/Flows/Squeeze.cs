@@ -14,7 +14,7 @@ public sealed class Squeeze : FlowLayer
             throw new ShapeMismatchException($"Squeeze: input {Shapes.Format(x.Shape)} should be (B, C, H, W) with H and W even");
         int b = x.Shape[0], c = x.Shape[1], h = x.Shape[2] / 2, w = x.Shape[3] / 2;
         var y = x.Reshape(b, c, h, 2, w, 2).Permute(0, 1, 3, 5, 2, 4).Reshape(b, 4 * c, h, w);
-        return (y, Tensor.Zeros([b]));
+        return (y, Tensor.Zeros([b], x.Device));
     }
 
     public override Tensor Inverse(Tensor y)

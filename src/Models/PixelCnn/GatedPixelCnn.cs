@@ -44,7 +44,10 @@ public sealed class GatedPixelCnn : Module
             Enumerable.Range(0, config.Layers).Select(l => new GatedLayer(l == 0 ? 1 : c, c, config.KernelSize, first: l == 0, config.Classes, g))));
         head1 = Child("head1", new Conv2d(c, config.HeadChannels, 1, g));
         head2 = Child("head2", new Conv2d(config.HeadChannels, Levels, 1, g));
+        levelValues = Constant(Tensor.Wrap(Enumerable.Range(0, Levels).Select(l => (float)l).ToArray(), 1, Levels, 1, 1));
     }
+
+    readonly Tensor levelValues;                                                               // 0, 1, …, 255 as (1, 256, 1, 1)
 
     public IReadOnlyList<GatedLayer> Layers => layers;
 
@@ -68,8 +71,19 @@ public sealed class GatedPixelCnn : Module
     public Tensor Nll(Tensor x, int[]? labels)
     {
         var logits = Forward(x, labels);                                                       // (B, 256, H, W)
-        var logProbs = logits.LogSoftmax(1).Gather(1, Levels8(x));                             // (B, 1, H, W), fused log-softmax
-        return -logProbs.Sum([1, 2, 3]);
+        var logProbs = logits.LogSoftmax(1);                                                   // fused log-softmax
+        return -Tensor.Where(LevelMask(x), logProbs, Tensor.Scalar(0f)).Sum([1, 2, 3]);         // each pixel's own level, picked where x lives
+    }
+
+    /// <summary>
+    /// (B, 256, H, W): 1 at each pixel's level l = round(255·x) (<see cref="Levels8"/>, a half rounded down), 0 elsewhere,
+    /// made with tensor ops on x's device, so the targets of <see cref="Nll"/> never cross to the host.
+    /// </summary>
+    Tensor LevelMask(Tensor x)
+    {
+        using var _ = Engine.Autograd.GradMode.NoGrad();
+        var d = x.Detach() * 255f - levelValues;                                               // 255·x − l
+        return d.Gt(-0.5f) * d.Le(0.5f);
     }
 
     /// <summary>Exact negative log-likelihood of a dataset in bits per dimension (the mean over images, in batches, no gradients).</summary>
@@ -101,11 +115,15 @@ public sealed class GatedPixelCnn : Module
     {
         if (x.Rank != 4 || x.Shape[1] != 1 || x.Shape[0] < 1 || x.Shape[2] < 1 || x.Shape[3] < 1)
             throw new ShapeMismatchException($"{ModelName}: input must be (B, 1, H, W) greyscale images, got {Shapes.Format(x.Shape)}");
-        foreach (var v in x.Contiguous().Span)
-        {
-            if (!float.IsFinite(v)) throw new NonFiniteException($"{ModelName}: input {Shapes.Format(x.Shape)} contains {v}");
-            if (v < 0f || v > 1f) throw new ArgumentOutOfRangeException(nameof(x), $"{ModelName}: pixel value {v} is outside [0, 1]");
-        }
+        bool inRange;
+        using (Engine.Autograd.GradMode.NoGrad())
+            inRange = (x.Detach().Sqrt() + (1f - x.Detach()).Sqrt()).AllFinite();               // NaN below 0 or above 1, ∞ or NaN for a bad value: one count where x lives
+        if (!inRange)
+            foreach (var v in x.ToArray())                                                     // read only to name the value
+            {
+                if (!float.IsFinite(v)) throw new NonFiniteException($"{ModelName}: input {Shapes.Format(x.Shape)} contains {v}");
+                if (v < 0f || v > 1f) throw new ArgumentOutOfRangeException(nameof(x), $"{ModelName}: pixel value {v} is outside [0, 1]");
+            }
         if (Config.Classes > 0)
         {
             if (labels is null || labels.Length != x.Shape[0])

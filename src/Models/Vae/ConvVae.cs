@@ -23,9 +23,14 @@ public sealed record VaeConfig(int Latent = 16, int Width = 32, VaeLikelihood Li
     }
 }
 
-/// <summary>The two terms of the ELBO, per-image means, and the loss −(reconstruction − KL) to minimise.</summary>
-public sealed record ElboTerms(Tensor Loss, float Reconstruction, float Kl)
+/// <summary>
+/// The two terms of the ELBO, per-image means, and the loss −(reconstruction − KL) to minimise. The terms stay tensors
+/// where the model ran (scalars, detached); <see cref="Reconstruction"/>, <see cref="Kl"/> and <see cref="Elbo"/> read them.
+/// </summary>
+public sealed record ElboTerms(Tensor Loss, Tensor ReconstructionTerm, Tensor KlTerm)
 {
+    public float Reconstruction => ReconstructionTerm.Item();
+    public float Kl => KlTerm.Item();
     public float Elbo => Reconstruction - Kl;
 }
 
@@ -103,7 +108,7 @@ public sealed class ConvVae : Module
     {
         CheckImages(x);
         if (Config.Likelihood == VaeLikelihood.Logistic) return x;
-        var u = Tensor.Rand(x.Shape, g);
+        var u = Tensor.Rand(x.Shape, g, device: x.Device);
         return u.Lt(x);
     }
 
@@ -114,19 +119,19 @@ public sealed class ConvVae : Module
     public ElboTerms Elbo(Tensor target, Generator g)
     {
         var (mu, logVar) = Encode(target);
-        var eps = Tensor.Randn(mu.Shape, g);
+        var eps = Tensor.Randn(mu.Shape, g, device: mu.Device);
         var z = mu + (logVar * 0.5f).Exp() * eps;                                         // (B, Z)
         var recon = LogLikelihood(Decode(z), target).Mean();
         var kl = Losses.KlDiagonalGaussians(mu, logVar, reduction: Reduction.None).Sum(1).Mean();
-        return new ElboTerms(kl - recon, recon.Item(), kl.Item());
+        return new ElboTerms(kl - recon, recon.Detach(), kl.Detach());
     }
 
     static void CheckImages(Tensor x)
     {
         if (x.Rank != 4 || x.Shape[1] != 1 || x.Shape[2] != Side || x.Shape[3] != Side || x.Shape[0] < 1)
             throw new ShapeMismatchException($"{ModelName}: images must be (B, 1, {Side}, {Side}), got {Shapes.Format(x.Shape)}");
-        foreach (var v in x.Contiguous().Span)
-            if (!float.IsFinite(v)) throw new NonFiniteException($"{ModelName}: images {Shapes.Format(x.Shape)} contain {v}");
+        if (!x.AllFinite())                                                                // counted where x lives; values read only to report
+            throw new NonFiniteException($"{ModelName}: images {Shapes.Format(x.Shape)} contain {x.ToArray().First(v => !float.IsFinite(v))}");
     }
 
     // ---------------------------------------------------------------- checkpoints

@@ -70,7 +70,7 @@ public sealed class TextEncoder : Module
             for (int j = 0; j < MaxLength; j++)
                 weights[i * MaxLength + j] = words == 0 ? 1f / MaxLength : ids[i * MaxLength + j] != WordTokenizer.Pad ? 1f / words : 0f;
         }
-        var pooled = (x * Tensor.Wrap(weights, b, MaxLength, 1)).Sum(1);              // (B, E)
+        var pooled = (x * Tensor.Wrap(weights, b, MaxLength, 1).To(x.Device)).Sum(1); // (B, E); the weights come with the ids, like them from the host
         return (x, pooled);
     }
 }
