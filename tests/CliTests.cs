@@ -94,30 +94,30 @@ public sealed class CliTests
         // Cancelled after step 2 (what Ctrl+C does): the checkpoint is saved and the exit code is 130.
         using var cancel = new CancellationTokenSource();
         int code = TrainDdpmCommand.Run(new Args([.. common, .. settings, "--steps", "5"]), cancel.Token, step => { if (step == 2) cancel.Cancel(); });
-        Assert.That(code, Is.EqualTo(DdpmTraining.InterruptedExitCode));
-        Assert.That(DiffusionCheckpoint.Peek(DdpmTraining.CheckpointPath(run)).Step, Is.EqualTo(2));
+        Assert.That(code, Is.EqualTo(Models.Training.TrainingLoop.InterruptedExitCode));
+        Assert.That(DiffusionCheckpoint.Peek(TrainDdpmCommand.CheckpointPath(run)).Step, Is.EqualTo(2));
 
         Assert.That(Engine(["train", .. common, "--resume", "--steps", "4"]).Code, Is.EqualTo(0));
-        var resumed = DiffusionCheckpoint.Load(DdpmTraining.CheckpointPath(run));
+        var resumed = DiffusionCheckpoint.Load(TrainDdpmCommand.CheckpointPath(run));
         Assert.That(resumed.Step, Is.EqualTo(4));
         AssertOneLineError(Engine(["train", .. common, "--resume", "--steps", "5", "--lr", "1"]), 2, "drop --lr");
 
         string straight = dir.File("straight");
         Assert.That(Engine(["train", "ddpm", "--data", dir.Path, "--out", straight, "--preview", "0", .. settings, "--steps", "4"]).Code, Is.EqualTo(0));
-        var uninterrupted = DiffusionCheckpoint.Load(DdpmTraining.CheckpointPath(straight));
+        var uninterrupted = DiffusionCheckpoint.Load(TrainDdpmCommand.CheckpointPath(straight));
         Assert.That(resumed.Model.StateDict()["conv_out.weight"].ToArray(), Is.EqualTo(uninterrupted.Model.StateDict()["conv_out.weight"].ToArray()));
         Assert.That(File.ReadAllLines(Path.Combine(run, "loss.csv")), Has.Length.EqualTo(5));
         Assert.That(File.Exists(Path.Combine(run, "loss.png")), Is.True);
 
         string grid = dir.File("grid.png");
-        Assert.That(Engine("sample", "ddpm", "--checkpoint", DdpmTraining.CheckpointPath(run), "--steps", "3", "--n", "2", "--guidance", "2", "--out", grid).Code, Is.EqualTo(0));
+        Assert.That(Engine("sample", "ddpm", "--checkpoint", TrainDdpmCommand.CheckpointPath(run), "--steps", "3", "--n", "2", "--guidance", "2", "--out", grid).Code, Is.EqualTo(0));
         var png = Png.Read(grid);
         Assert.That((png.Width, png.Height), Is.EqualTo((DdpmPictures.Zoom * (2 * 30 + 2), DdpmPictures.Zoom * (10 * 30 + 2))));
-        Assert.That(Engine("sample", "ddpm", "--checkpoint", DdpmTraining.CheckpointPath(run), "--sampler", "ddpm", "--class", "7", "--n", "3", "--out", grid).Code, Is.EqualTo(0));
-        AssertOneLineError(Engine("sample", "ddpm", "--checkpoint", DdpmTraining.CheckpointPath(run), "--class", "10", "--steps", "3", "--out", grid), 2, "outside the model's classes");
+        Assert.That(Engine("sample", "ddpm", "--checkpoint", TrainDdpmCommand.CheckpointPath(run), "--sampler", "ddpm", "--class", "7", "--n", "3", "--out", grid).Code, Is.EqualTo(0));
+        AssertOneLineError(Engine("sample", "ddpm", "--checkpoint", TrainDdpmCommand.CheckpointPath(run), "--class", "10", "--steps", "3", "--out", grid), 2, "outside the model's classes");
 
         // The EMA-only checkpoint of the finished run samples and evaluates; eval prints one JSON object with --json.
-        string ema = Path.Combine(run, DdpmTraining.EmaCheckpointName);
+        string ema = Path.Combine(run, TrainDdpmCommand.EmaCheckpointName);
         Assert.That(DiffusionCheckpoint.LoadSampling(ema).Metadata["command"], Does.StartWith("engine train ddpm"));
         Assert.That(Engine("sample", "ddpm", "--checkpoint", ema, "--steps", "2", "--n", "1", "--out", grid).Code, Is.EqualTo(0));
         var json = EngineJson("eval", "ddpm", "--checkpoint", ema, "--samples", "20", "--steps", "2", "--vlb-images", "3", "--vlb-timesteps", "4", "--data", dir.Path, "--json");

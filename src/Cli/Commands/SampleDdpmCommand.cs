@@ -14,7 +14,7 @@ public static class SampleDdpmCommand
 {
     public static int Run(Args args)
     {
-        string checkpoint = args.String("checkpoint", DdpmTraining.ShippedCheckpoint);
+        string checkpoint = args.String("checkpoint", TrainDdpmCommand.ShippedCheckpoint);
         string outPath = args.String("out") ?? throw new UsageException("--out grid.png is required");
         var kind = SamplerKindOption(args);
         int steps = args.Int("steps", 50, 1, 100_000);
