@@ -1,7 +1,13 @@
 using Engine.Data;
 using Engine.IO;
 using Engine.Random;
+using Models.Classifier;
 using Models.Diffusion;
+using Models.FlowMatching;
+using Models.Flows;
+using Models.Gan;
+using Models.PixelCnn;
+using Models.Vae;
 using Models.Dit;
 using Models.Dit.Captioned;
 using Models.Dit.Text;
@@ -94,6 +100,73 @@ public sealed class TrainingLoopTests
             MlpRatio: 2, MaxTokens: 8, TextWidth: 8, TextDepth: 1, TextHeads: 2, FrequencyDim: 16);
         var config = new MmDitTrainConfig(model, Seed: 5, BatchSize: 3);
         AssertResumesExactly(() => new MmDitRun(new MmDitTrainer(config), data), path => new MmDitRun(MmDitTrainer.Load(path), data), total: 4, stopAt: 2);
+    }
+
+    [Test]
+    public void Gan_resumes_bit_exactly_with_both_optimizers()
+    {
+        var data = Images(12, 28, 4);
+        var config = new GanRunConfig(new GanConfig(Latent: 8, Width: 4, Classes: 10), BatchSize: 4, Seed: 6);
+        AssertResumesExactly(() => new GanRun(config, data), path => GanRun.Resume(path, data, out _), total: 5, stopAt: 2);
+    }
+
+    [Test]
+    public void PixelCnn_resumes_bit_exactly()
+    {
+        var data = Images(10, 28, 5);
+        var config = new PixelCnnRunConfig(new PixelCnnConfig(Channels: 4, Layers: 2, Classes: 10, HeadChannels: 8), TotalSteps: 4, BatchSize: 4, Seed: 7);
+        AssertResumesExactly(() => new PixelCnnRun(config, data), path => PixelCnnRun.Resume(path, data, out _), total: 4, stopAt: 1);
+    }
+
+    [Test]
+    public void Vae_resumes_bit_exactly([Values] VaeLikelihood likelihood)
+    {
+        var data = Images(10, 28, 6);
+        var config = new VaeRunConfig(new VaeConfig(Latent: 4, Width: 4, likelihood), TotalSteps: 5, BatchSize: 4, Seed: 8);
+        AssertResumesExactly(() => new VaeRun(config, data), path => VaeRun.Resume(path, data, out _), total: 5, stopAt: 3);
+    }
+
+    [Test]
+    public void Classifier_resumes_bit_exactly_with_dropout()
+    {
+        var data = Images(10, 28, 7);
+        var config = new ClassifierRunConfig(TotalSteps: 5, Width: 4, Hidden: 8, Dropout: 0.3f, BatchSize: 4, Seed: 9);
+        AssertResumesExactly(() => new ClassifierRun(config, data), path => ClassifierRun.Resume(path, data, out _), total: 5, stopAt: 2);
+    }
+
+    [Test]
+    public void Flow_resumes_bit_exactly_on_a_toy_and_on_images()
+    {
+        var toy = new FlowRunConfig("moons", Hidden: 8, Blocks: 2, TotalSteps: 5, LearningRate: 2e-3f, BatchSize: 16, Seed: 1);
+        AssertResumesExactly(() => new FlowRun(toy, null), path => FlowRun.Resume(path, null, out _), total: 5, stopAt: 2);
+        var data = Images(6, 28, 8);
+        var images = new FlowRunConfig(null, Hidden: 4, Blocks: 1, TotalSteps: 3, LearningRate: 1e-3f, BatchSize: 2, Seed: 2);
+        AssertResumesExactly(() => new FlowRun(images, data), path => FlowRun.Resume(path, data, out _), total: 3, stopAt: 1);
+    }
+
+    [Test]
+    public void Cfm_resumes_bit_exactly()
+    {
+        var toy = new FlowMatchingRunConfig(false, "8gaussians", Steps: 5, ReflowSteps: 0, Pairs: 16, LearningRate: 2e-3f, BatchSize: 8, Hidden: 8, Seed: 3);
+        AssertResumesExactly(() => new FlowMatchingRun(toy, null), path => FlowMatchingRun.Resume(path, "cfm", null, out _), total: 5, stopAt: 2);
+        var data = Images(6, 28, 9);
+        var images = new FlowMatchingRunConfig(false, null, Steps: 3, ReflowSteps: 0, Pairs: 4, LearningRate: 1e-3f, BatchSize: 2, Width: 8, Blocks: 1, Seed: 4);
+        AssertResumesExactly(() => new FlowMatchingRun(images, data), path => FlowMatchingRun.Resume(path, "cfm", data, out _), total: 3, stopAt: 2);
+    }
+
+    [Test]
+    public void Rectified_flow_resumes_bit_exactly_in_either_phase([Values(2, 4, 5)] int stopAt)
+    {
+        var toy = new FlowMatchingRunConfig(true, "moons", Steps: 4, ReflowSteps: 3, Pairs: 16, LearningRate: 2e-3f, BatchSize: 8, Hidden: 8, Seed: 5);
+        AssertResumesExactly(() => new FlowMatchingRun(toy, null), path => FlowMatchingRun.Resume(path, "rectified", null, out _), total: 7, stopAt: stopAt);
+    }
+
+    [Test]
+    public void Rectified_flow_on_images_resumes_bit_exactly_in_reflow()
+    {
+        var data = Images(6, 28, 10);
+        var images = new FlowMatchingRunConfig(true, null, Steps: 2, ReflowSteps: 2, Pairs: 4, LearningRate: 1e-3f, BatchSize: 2, Width: 8, Blocks: 1, PairSteps: 1, Seed: 6);
+        AssertResumesExactly(() => new FlowMatchingRun(images, data), path => FlowMatchingRun.Resume(path, "rectified", data, out _), total: 4, stopAt: 3);
     }
 
     [Test]

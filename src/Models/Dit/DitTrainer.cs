@@ -195,21 +195,17 @@ public sealed class DitTrainer
 /// <summary>The DiT family's training run: a <see cref="DitTrainer"/> over a shuffled loader; the batch of step n is fixed by n.</summary>
 public sealed class DitRun : ITrainingRun
 {
-    readonly DataLoader loader;
-    int cachedEpoch = -1;
-    int[] order = [];
+    readonly StepBatches batches;
 
     public DitTrainer Trainer { get; }
 
     public DitRun(DitTrainer trainer, Engine.Data.ImageDataset data)
     {
         Trainer = trainer;
-        int b = trainer.Config.BatchSize;
-        if (data.Count < b) throw new ArgumentException($"--batch {b} is larger than the {data.Count} training images");
         var m = trainer.Config.Model;
         if (data.Channels != m.Channels || data.Height != m.ImageSize || data.Width != m.ImageSize)
             throw new ShapeMismatchException($"the data are {data.Channels}×{data.Height}×{data.Width} images; the model takes {m.Channels}×{m.ImageSize}×{m.ImageSize}");
-        loader = new DataLoader(data, b, shuffle: true, dropLast: true, seed: trainer.Config.Seed);
+        batches = new StepBatches(data, trainer.Config.BatchSize, trainer.Config.Seed);
     }
 
     public string Family => DitTrainer.FamilyName;
@@ -219,9 +215,7 @@ public sealed class DitRun : ITrainingRun
 
     public StepLosses TrainStep()
     {
-        int perEpoch = loader.BatchesPerEpoch, epoch = Step / perEpoch;
-        if (epoch != cachedEpoch) order = loader.Order(cachedEpoch = epoch);
-        var (x, y) = loader.Gather(order.AsSpan(Step % perEpoch * BatchSize, BatchSize));
+        var (x, y) = batches.For(Step);
         return Trainer.TrainStep(x, y);
     }
 

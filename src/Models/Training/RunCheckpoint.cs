@@ -97,6 +97,25 @@ public static class RunCheckpoint
         return (info, state);
     }
 
+    /// <summary>
+    /// Rebuilds the run saved at <paramref name="path"/>: reads the header and state, the config (validated by
+    /// <paramref name="validate"/> before anything is built from it), builds the run from the config and restores its state.
+    /// Every problem with the file is a <see cref="CorruptFileException"/> naming it.
+    /// </summary>
+    public static TRun Resume<TConfig, TRun>(string path, string family, Action<TConfig> validate, Func<TConfig, TRun> build, out RunInfo info,
+        JsonSerializerOptions? json = null) where TConfig : class where TRun : ITrainingRun
+    {
+        var (header, state) = Load(path, family);
+        info = header;
+        var config = ReadConfig<TConfig>(path, header, json);
+        try { validate(config); }
+        catch (ArgumentException e) { throw new CorruptFileException(path, e.Message); }
+        var run = build(config);
+        Restore(path, () => run.LoadState(state));
+        if (run.Step != header.Step) throw new CorruptFileException(path, $"the state is at step {run.Step}, the header says {header.Step}");
+        return run;
+    }
+
     /// <summary>Runs <paramref name="restore"/> (a family's LoadState), turning what it throws about the file's content into a <see cref="CorruptFileException"/> naming the file.</summary>
     public static void Restore(string path, Action restore)
     {
