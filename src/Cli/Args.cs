@@ -32,6 +32,9 @@ public sealed class Args
         }
     }
 
+    /// <summary>Whether the option was given (without marking it read).</summary>
+    public bool Has(string name) => options.ContainsKey(name);
+
     public bool Flag(string name)
     {
         read.Add(name);
