@@ -83,8 +83,8 @@ public static class DitCommands
     /// <summary><c>engine sample dit --checkpoint F [--steps N] [--guidance S] [--shift S] [--n K] [--seed S] --out F.png</c>: K samples of every class, one row per class.</summary>
     public static int Sample(Args args)
     {
-        string checkpoint = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
-        string outPath = args.String("out") ?? throw new UsageException("--out F.png is required");
+        string checkpoint = args.Required("checkpoint");
+        string outPath = args.Required("out");
         int n = args.Int("n", 8, 1, 256);
         float guidance = args.Float("guidance", 3f), shift = args.Float("shift", 1f);
         ulong seed = (ulong)args.Int("seed", 0, 0);
@@ -104,7 +104,7 @@ public static class DitCommands
     /// </summary>
     public static IReadOnlyList<EvalCommand.Metric> Eval(Args args, EvalCommand.EvalContext c)
     {
-        string checkpoint = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
+        string checkpoint = args.Required("checkpoint");
         float guidance = args.Float("guidance", 3f), shift = args.Float("shift", 1f);
         int? stepsOpt = args.String("steps") is null ? null : args.Int("steps", 50, 1, 1000);
         int batch = args.Int("batch", 100, 1, 10_000);

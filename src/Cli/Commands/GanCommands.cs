@@ -69,7 +69,7 @@ public static class GanCommands
     /// <summary><c>engine sample gan --checkpoint F [--per-class N] [--batch-stats] [--seed S] [--out grid.png]</c>: one row per class.</summary>
     public static int Sample(Args args)
     {
-        string ckpt = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
+        string ckpt = args.Required("checkpoint");
         int perClass = args.Int("per-class", 10, 1, 1000);
         bool batchStats = args.Flag("batch-stats");
         ulong seed = (ulong)args.Int("seed", 1, 0);
@@ -85,7 +85,7 @@ public static class GanCommands
     /// <summary><c>engine eval gan --checkpoint F [--seed S]</c> (with eval's <c>--samples N --classifier F</c>): FCD, conditional accuracy, sampling cost.</summary>
     public static IReadOnlyList<EvalCommand.Metric> Eval(Args args, EvalCommand.EvalContext c)
     {
-        string ckpt = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
+        string ckpt = args.Required("checkpoint");
         ulong seed = (ulong)args.Int("seed", 3, 0);
         args.RejectUnknown();
         var (generator, meta) = GanTrainer.LoadGenerator(ckpt);

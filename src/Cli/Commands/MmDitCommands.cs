@@ -86,8 +86,8 @@ public static class MmDitCommands
     public static int Sample(Args args)
     {
         string checkpoint = args.String("checkpoint") ?? Path.Combine("runs", "mmdit", "mmdit.safetensors");
-        string prompt = args.String("prompt") ?? throw new UsageException("--prompt \"...\" is required");
-        string outPath = args.String("out") ?? throw new UsageException("--out F.png is required");
+        string prompt = args.Required("prompt");
+        string outPath = args.Required("out");
         int n = args.Int("n", 16, 1, 1024), steps = args.Int("steps", 20, 1, 1000);
         float guidance = args.Float("guidance", 4f), shift = args.Float("shift", 2f);
         ulong seed = (ulong)args.Int("seed", 0, 0);

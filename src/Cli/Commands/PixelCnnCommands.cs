@@ -67,7 +67,7 @@ public static class PixelCnnCommands
     /// <summary><c>engine sample pixelcnn --checkpoint F [--per-class N] [--temperature T] [--naive] [--seed S] [--out grid.png]</c>.</summary>
     public static int Sample(Args args)
     {
-        string ckpt = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
+        string ckpt = args.Required("checkpoint");
         int perClass = args.Int("per-class", 10, 1, 1000);
         float temperature = args.Float("temperature", 1f);
         bool naive = args.Flag("naive");
@@ -86,8 +86,8 @@ public static class PixelCnnCommands
     /// </summary>
     public static IReadOnlyList<EvalCommand.Metric> Eval(Args args, EvalCommand.EvalContext c)
     {
-        string ckpt = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
-        int images = args.Int("images", c.Test.Count, 1, 1_000_000), costImages = args.Int("cost-images", 20, 1, 10_000);
+        string ckpt = args.Required("checkpoint");
+        int images = args.Int("images", 10_000, 1, 1_000_000), costImages = args.Int("cost-images", 20, 1, 10_000);
         args.RejectUnknown();
         var (model, meta) = GatedPixelCnn.Load(ckpt);
         int n = Math.Min(images, c.Test.Count);

@@ -27,9 +27,8 @@ public static class TrainFlowCommand
     }
 
     /// <summary>A new run from the options, or the saved one with --resume (whose settings are kept).</summary>
-    static (FlowRun Run, double Previous) Open(Args args, FlowRunConfig config, ImageDataset? data, string outDir)
+    static (FlowRun Run, double Previous) Open(Args args, bool resume, bool force, FlowRunConfig config, ImageDataset? data, string outDir)
     {
-        bool resume = args.Flag("resume"), force = args.Flag("force");
         FamilyTraining.RefuseChangedOptions(args, resume, "steps", "batch", "lr", "hidden", "blocks", "seed");
         TrainingLoop.PrepareFolder(outDir, FamilyTraining.CheckpointName, resume, force);
         if (!resume) return (new FlowRun(config, data), 0);
@@ -46,9 +45,10 @@ public static class TrainFlowCommand
         ulong seed = (ulong)args.Int("seed", 0, 0);
         string outDir = args.String("out", Path.Combine("runs", "flow-" + toy));
         _ = Toy2D.Sample(toy, 1, new Generator(0));                                  // unknown names fail before training
-        var (run, previous) = Open(args, new FlowRunConfig(toy, hidden, blocks, steps, lr, batch, seed), null, outDir);
         int saveEvery = args.Int("save-every", 1000, 0);
+        bool resume = args.Flag("resume"), force = args.Flag("force");
         args.RejectUnknown();
+        var (run, previous) = Open(args, resume, force, new FlowRunConfig(toy, hidden, blocks, steps, lr, batch, seed), null, outDir);
         (seed, blocks) = (run.Config.Seed, run.Config.Blocks);
 
         var flow = run.Flow;
@@ -94,11 +94,12 @@ public static class TrainFlowCommand
         int testCount = args.Int("test", 1000, 1, 1_000_000);
         ulong seed = (ulong)args.Int("seed", 0, 0);
         string outDir = args.String("out", Path.Combine("runs", "flow-fmnist"));
+        int saveEvery = args.Int("save-every", 500, 0);
+        bool resume = args.Flag("resume"), force = args.Flag("force");
+        args.RejectUnknown();
         var train = FashionMnist.Load(dataDir, DataSplit.Train);
         var test = FashionMnist.Load(dataDir, DataSplit.Test);
-        var (run, previous) = Open(args, new FlowRunConfig(null, hidden, blocks, steps, lr, batch, seed), train, outDir);
-        int saveEvery = args.Int("save-every", 500, 0);
-        args.RejectUnknown();
+        var (run, previous) = Open(args, resume, force, new FlowRunConfig(null, hidden, blocks, steps, lr, batch, seed), train, outDir);
         testCount = Math.Min(testCount, test.Count);
         (seed, blocks, hidden) = (run.Config.Seed, run.Config.Blocks, run.Config.Hidden);
         var config = run.Config.ImageFlow;

@@ -38,9 +38,8 @@ public static class TrainFlowMatchingCommand
     }
 
     /// <summary>A new run from the options, or the saved one with --resume (whose settings are kept).</summary>
-    static (FlowMatchingRun Run, double Previous) Open(Args args, FlowMatchingRunConfig config, ImageDataset? data, string outDir)
+    static (FlowMatchingRun Run, double Previous) Open(Args args, bool resume, bool force, FlowMatchingRunConfig config, ImageDataset? data, string outDir)
     {
-        bool resume = args.Flag("resume"), force = args.Flag("force");
         FamilyTraining.RefuseChangedOptions(args, resume, "steps", "reflow-steps", "pairs", "pair-steps", "batch", "lr", "hidden", "width", "blocks", "ema", "seed");
         TrainingLoop.PrepareFolder(outDir, FamilyTraining.CheckpointName, resume, force);
         FlowMatchingRun run;
@@ -70,9 +69,10 @@ public static class TrainFlowMatchingCommand
         ulong seed = (ulong)args.Int("seed", 0, 0);
         string outDir = args.String("out", Path.Combine("runs", (rectified ? "rectified-" : "cfm-") + toy));
         _ = Toy2D.Sample(toy, 1, new Generator(0));
-        var (run, previous) = Open(args, new FlowMatchingRunConfig(rectified, toy, steps, rectified ? reflowSteps : 0, pairCount, lr, batch, Hidden: hidden, Seed: seed), null, outDir);
         int saveEvery = args.Int("save-every", 1000, 0);
+        bool resume = args.Flag("resume"), force = args.Flag("force");
         args.RejectUnknown();
+        var (run, previous) = Open(args, resume, force, new FlowMatchingRunConfig(rectified, toy, steps, rectified ? reflowSteps : 0, pairCount, lr, batch, Hidden: hidden, Seed: seed), null, outDir);
         seed = run.Config.Seed;
 
         AnsiConsole.MarkupLine($"[bold]train {(rectified ? "rectified" : "cfm")}[/]: MLP vector field ({((Module)run.FirstField).ParameterCount():N0} parameters) on {toy}, straight path x_t = (1 − t)·x₀ + t·x₁" +
@@ -147,15 +147,16 @@ public static class TrainFlowMatchingCommand
         float ema = args.Float("ema", 0.999f);
         ulong seed = (ulong)args.Int("seed", 0, 0);
         string outDir = args.String("out", Path.Combine("runs", rectified ? "rectified-fmnist" : "cfm-fmnist"));
+        int saveEvery = args.Int("save-every", 500, 0);
+        bool resume = args.Flag("resume"), force = args.Flag("force");
+        args.RejectUnknown();
         if (width % 8 != 0) throw new UsageException($"--width {width} must be a multiple of 8 (GroupNorm with 8 groups)");
         if (rectified) RequireBatch(pairCount, batch, "--pairs");                 // before training, not after it
 
         var train = FashionMnist.Load(dataDir, DataSplit.Train);
         var test = FashionMnist.Load(dataDir, DataSplit.Test);
-        var (run, previous) = Open(args, new FlowMatchingRunConfig(rectified, null, steps, rectified ? reflowSteps : 0, pairCount, lr, batch,
+        var (run, previous) = Open(args, resume, force, new FlowMatchingRunConfig(rectified, null, steps, rectified ? reflowSteps : 0, pairCount, lr, batch,
             Width: width, Blocks: blocks, PairSteps: pairSteps, EmaDecay: ema, Seed: seed), train, outDir);
-        int saveEvery = args.Int("save-every", 500, 0);
-        args.RejectUnknown();
         seed = run.Config.Seed;
         var c0 = run.Config;
         AnsiConsole.MarkupLine($"[bold]train {(rectified ? "rectified" : "cfm")}[/]: UNet-S (width {c0.Width}, {((UNetVelocityField)run.FirstField).Net.ParameterCount():N0} parameters) as a class-conditional vector field on {train.Count:N0} images from {Markup.Escape(train.Source)}; labels dropped with p = 0.1 for guidance" +

@@ -70,7 +70,7 @@ public static class VaeCommands
     /// <summary><c>engine sample vae --checkpoint F [--n N] [--seed S] [--out grid.png]</c>: decoder means of prior samples.</summary>
     public static int Sample(Args args)
     {
-        string ckpt = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
+        string ckpt = args.Required("checkpoint");
         int n = args.Int("n", 100, 1, 10_000);
         ulong seed = (ulong)args.Int("seed", 1, 0);
         string outPath = args.String("out", Path.Combine("runs", "vae", "samples.png"));
@@ -90,7 +90,7 @@ public static class VaeCommands
     /// </summary>
     public static IReadOnlyList<EvalCommand.Metric> Eval(Args args, EvalCommand.EvalContext c)
     {
-        string ckpt = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
+        string ckpt = args.Required("checkpoint");
         int images = args.Int("images", 100, 1, 100_000);
         var ks = args.IntList("k", [1, 10, 100, 1000, 5000], 1, 100_000);
         string? pictures = args.String("pictures");
