@@ -50,7 +50,7 @@ public sealed class CliHelpTests
         foreach (var leaf in Leaves.Where(l => l.Path.StartsWith("train ", StringComparison.Ordinal)))
         {
             var names = leaf.Options().Select(o => o.Name).ToList();
-            foreach (var common in new[] { "steps", "batch", "lr", "seed", "out", "resume", "force", "save-every" })
+            foreach (var common in new[] { "steps", "batch", "lr", "seed", "out", "resume", "force", "save-every", "threads", "device" })
                 if (!(leaf.Path == "train classifier" && common == "steps"))               // the classifier counts epochs
                     Assert.That(names, Does.Contain(common), $"{leaf.Path} lacks --{common}");
             Assert.That(names, Does.Contain("data"), leaf.Path);
@@ -78,6 +78,8 @@ public sealed class CliHelpTests
             (new[] { "sample", "ddpm", "--out", "x.png", "--guidance", "lots" }, "--guidance: 'lots' is not a finite number"),
             (new[] { "eval", "cfm", "--steps", "1,x" }, "--steps: 'x'"),
             (new[] { "train", "dit", "--objective", "gan" }, "--objective: 'gan' is not diffusion or rf"),
+            (new[] { "train", "pixelcnn", "--device", "gpu" }, "--device: 'gpu' is not accepted here"),
+            (new[] { "train", "ddpm", "--threads", "0" }, "--threads: 0 is outside [1, 1024]"),
         })
         {
             var r = Engine(args);

@@ -38,6 +38,7 @@ public static class DitCommands
         int saveEvery = args.Int("save-every", 500, 0);
         int sampleSteps = args.Int("sample-steps", objective == DitObjective.Diffusion ? 50 : 20, 1, 1000);
         float guidance = args.Float("guidance", 3f);
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
 
         const string name = "dit.safetensors";

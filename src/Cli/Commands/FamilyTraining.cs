@@ -20,6 +20,19 @@ static class FamilyTraining
         if (given.Count > 0) throw new UsageException($"--resume continues the saved run with its own settings; drop {string.Join(", ", given)}");
     }
 
+    /// <summary>
+    /// <c>--threads N</c> (CPU threads, applied when given) and <c>--device</c> (training runs on the CPU: cpu is the value
+    /// it accepts; the GPU serves <c>bench</c> and <c>kernels</c>), read by every train command.
+    /// </summary>
+    public static void ReadMachine(Args args)
+    {
+        int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
+        string device = args.String("device", "cpu");
+        if (args.IsProbe) return;
+        if (device != "cpu") throw new UsageException($"--device: '{device}' is not accepted here; training runs on the CPU (cpu)");
+        if (args.Has("threads")) Kernels.Cpu.Parallelism.MaxThreads = threads;
+    }
+
     /// <summary>Runs the loop with the console's progress and Ctrl+C handling; returns null when it was interrupted (saved).</summary>
     public static TrainingResult? Train(ITrainingRun run, string outDir, int totalSteps, string commandLine, string title, double previousSeconds,
         int saveEvery = 0, int sampleEvery = 0, string checkpointName = CheckpointName)

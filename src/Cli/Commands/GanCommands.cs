@@ -34,6 +34,7 @@ public static class GanCommands
         string? dataDir = args.String("data");
         string outDir = args.String("out", Path.Combine("runs", "gan"));
         ulong seed = (ulong)args.Int("seed", 0, 0);
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
 
         var train = FashionMnist.Load(dataDir, DataSplit.Train);

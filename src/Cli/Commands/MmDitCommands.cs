@@ -36,6 +36,7 @@ public static class MmDitCommands
         int sampleSteps = args.Int("sample-steps", 20, 1, 1000), scoreCount = args.Int("score", 200, 0, 100_000);
         float guidance = args.Float("guidance", 4f), shift = args.Float("shift", 2f);
         string? dataDir = args.String("data-dir");
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
 
         const string name = "mmdit.safetensors";

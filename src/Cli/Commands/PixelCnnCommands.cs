@@ -32,6 +32,7 @@ public static class PixelCnnCommands
         string? dataDir = args.String("data");
         string outDir = args.String("out", Path.Combine("runs", "pixelcnn"));
         ulong seed = (ulong)args.Int("seed", 0, 0);
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
 
         var train = FashionMnist.Load(dataDir, DataSplit.Train);

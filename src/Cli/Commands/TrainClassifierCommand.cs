@@ -32,6 +32,7 @@ public static class TrainClassifierCommand
         string outDir = args.String("out", Path.Combine("runs", "classifier"));
         string classifierPath = args.String("classifier", ClassifierCheckpoint.DefaultPath);
         ulong seed = (ulong)args.Int("seed", 0, 0);
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
 
         var train = FashionMnist.Load(dataDir, DataSplit.Train);

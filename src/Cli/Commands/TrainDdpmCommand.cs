@@ -71,6 +71,7 @@ public static class TrainDdpmCommand
             EmaDecay: args.Float("ema", 0.999f),
             BatchSize: args.Int("batch", 64, 1, 4096),
             Seed: (ulong)args.Int("seed", 0, 0));
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
         if (args.Positionals.Count > 1) throw new UsageException($"unexpected argument '{args.Positionals[1]}'");
         if (config.BaseChannels % 8 != 0) throw new UsageException($"--width: {config.BaseChannels} is not a multiple of 8");

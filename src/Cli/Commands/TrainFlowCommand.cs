@@ -47,6 +47,7 @@ public static class TrainFlowCommand
         _ = Toy2D.Sample(toy, 1, new Generator(0));                                  // unknown names fail before training
         int saveEvery = args.Int("save-every", 1000, 0);
         bool resume = args.Flag("resume"), force = args.Flag("force");
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
         var (run, previous) = Open(args, resume, force, new FlowRunConfig(toy, hidden, blocks, steps, lr, batch, seed), null, outDir);
         (seed, blocks) = (run.Config.Seed, run.Config.Blocks);
@@ -96,6 +97,7 @@ public static class TrainFlowCommand
         string outDir = args.String("out", Path.Combine("runs", "flow-fmnist"));
         int saveEvery = args.Int("save-every", 500, 0);
         bool resume = args.Flag("resume"), force = args.Flag("force");
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
         var train = FashionMnist.Load(dataDir, DataSplit.Train);
         var test = FashionMnist.Load(dataDir, DataSplit.Test);

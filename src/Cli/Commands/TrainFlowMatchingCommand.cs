@@ -71,6 +71,7 @@ public static class TrainFlowMatchingCommand
         _ = Toy2D.Sample(toy, 1, new Generator(0));
         int saveEvery = args.Int("save-every", 1000, 0);
         bool resume = args.Flag("resume"), force = args.Flag("force");
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
         var (run, previous) = Open(args, resume, force, new FlowMatchingRunConfig(rectified, toy, steps, rectified ? reflowSteps : 0, pairCount, lr, batch, Hidden: hidden, Seed: seed), null, outDir);
         seed = run.Config.Seed;
@@ -149,6 +150,7 @@ public static class TrainFlowMatchingCommand
         string outDir = args.String("out", Path.Combine("runs", rectified ? "rectified-fmnist" : "cfm-fmnist"));
         int saveEvery = args.Int("save-every", 500, 0);
         bool resume = args.Flag("resume"), force = args.Flag("force");
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
         if (width % 8 != 0) throw new UsageException($"--width {width} must be a multiple of 8 (GroupNorm with 8 groups)");
         if (rectified) RequireBatch(pairCount, batch, "--pairs");                 // before training, not after it

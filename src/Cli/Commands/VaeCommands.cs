@@ -37,6 +37,7 @@ public static class VaeCommands
         string? dataDir = args.String("data");
         string outDir = args.String("out", Path.Combine("runs", "vae"));
         ulong seed = (ulong)args.Int("seed", 0, 0);
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
 
         var train = FashionMnist.Load(dataDir, DataSplit.Train);
