@@ -155,6 +155,43 @@ public sealed class CliTests
     }
 
     [Test]
+    public void Every_family_trains_through_the_loop_guards_its_run_folder_and_resumes()
+    {
+        using var dir = new TempDir();
+        WriteTinyFashionMnist(dir.Path, n: 16);
+        string gan = dir.File("gan");
+        string[] ganRun = ["train", "gan", "--data", dir.Path, "--out", gan, "--latent", "8", "--width", "4", "--batch", "4", "--eval-samples", "0", "--sample-every", "2"];
+        AssertOneLineError(Engine("train", "gan", "--data", dir.Path, "--out", gan, "--resume"), 1, "no checkpoint");
+        AssertOneLineError(Engine([.. ganRun, "--steps", "2", "--resume"]), 2, "drop --batch, --latent, --width");
+        var first = Engine([.. ganRun, "--steps", "2"]);
+        Assert.That(first.Code, Is.EqualTo(0), first.Error);
+        foreach (var f in new[] { "run.safetensors", "run.safetensors.json", "generator.safetensors", "samples.png", "loss.csv", "loss.png", "d_loss.png", "g_loss.png" })
+            Assert.That(File.Exists(Path.Combine(gan, f)), Is.True, f);
+        Assert.That(File.ReadAllLines(Path.Combine(gan, "loss.csv"))[0], Is.EqualTo("step,loss,G,D(real),D(fake)"));
+        AssertOneLineError(Engine([.. ganRun, "--steps", "3"]), 2, "holds a checkpoint at step 2");
+        AssertOneLineError(Engine(["train", "gan", "--data", dir.Path, "--out", gan, "--resume", "--lr", "1"]), 2, "drop --lr");
+        var resumed = Engine(["train", "gan", "--data", dir.Path, "--out", gan, "--resume", "--steps", "4", "--eval-samples", "0"]);
+        Assert.That(resumed.Code, Is.EqualTo(0), resumed.Error);
+        var info = Models.Training.RunCheckpoint.Peek(Path.Combine(gan, "run.safetensors"), "gan");
+        Assert.That((info.Step, info.Command), Is.EqualTo((4, "engine train gan --data " + dir.Path + " --out " + gan + " --resume --steps 4 --eval-samples 0")));
+        Assert.That(File.ReadAllLines(Path.Combine(gan, "loss.csv")).Skip(1).Select(l => l.Split(',')[0]), Is.EqualTo(new[] { "1", "2", "3", "4" }));
+        Assert.That(Engine([.. ganRun, "--steps", "1", "--force"]).Code, Is.EqualTo(0));
+        Assert.That(Models.Training.RunCheckpoint.Peek(Path.Combine(gan, "run.safetensors")).Step, Is.EqualTo(1));
+
+        string classifier = dir.File("classifier");
+        var c = Engine("train", "classifier", "--data", dir.Path, "--out", classifier, "--classifier", dir.File("c.safetensors"), "--epochs", "1", "--batch", "8",
+            "--width", "2", "--hidden", "4");
+        Assert.That(c.Code, Is.EqualTo(0), c.Error);
+        Assert.That(Models.Classifier.ClassifierCheckpoint.Load(dir.File("c.safetensors")).Width, Is.EqualTo(2));
+        Assert.That(Models.Training.RunCheckpoint.Peek(Path.Combine(classifier, "run.safetensors"), "classifier").Step, Is.EqualTo(2));
+
+        string flow = dir.File("flow");
+        var f2 = Engine("train", "flow", "--toy", "moons", "--steps", "2", "--batch", "8", "--hidden", "4", "--blocks", "1", "--out", flow);
+        Assert.That(f2.Code, Is.EqualTo(0), f2.Error);
+        AssertOneLineError(Engine("train", "cfm", "--out", flow, "--resume", "--toy", "moons"), 1, "not a CFM checkpoint");
+    }
+
+    [Test]
     public void Demo_with_a_tiny_config_writes_its_pictures()
     {
         using var dir = new TempDir();
