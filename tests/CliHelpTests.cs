@@ -119,7 +119,7 @@ public sealed class CliHelpTests
         int checkedMentions = 0;
         foreach (Match m in Regex.Matches(readme, @"engine ((?:demo|info|kernels|bench|train|sample|eval)(?:\|(?:train|sample|eval))*)(?: ((?:[a-z0-9]+)(?:\|[a-z0-9]+)*))?([^`\n]*)"))
         {
-            var options = Regex.Matches(m.Groups[3].Value, @"--([a-z][a-z0-9-]*)").Select(o => o.Groups[1].Value).ToList();
+            var options = Regex.Matches(m.Groups[3].Value, @"--([a-z][a-z0-9-]*)").Select(o => o.Groups[1].Value).Where(o => o is not "help" and not "version").ToList();
             foreach (var command in m.Groups[1].Value.Split('|'))
             {
                 bool group = command is "train" or "sample" or "eval";
