@@ -107,10 +107,11 @@ public sealed class Args
         return options.TryGetValue(name, out var v) ? v ?? throw new UsageException($"--{name} needs a value") : throw new UsageException($"--{name} is required");
     }
 
-    public int Int(string name, int fallback, int min = int.MinValue, int max = int.MaxValue)
+    /// <param name="shown">How help shows the default when it depends on the machine (e.g. "all cores").</param>
+    public int Int(string name, int fallback, int min = int.MinValue, int max = int.MaxValue, string? shown = null)
     {
         read.Add(name);
-        Record(name, "int", fallback.ToString(CultureInfo.InvariantCulture), RangeText(min, max));
+        Record(name, "int", shown ?? fallback.ToString(CultureInfo.InvariantCulture), RangeText(min, max));
         if (!options.TryGetValue(name, out var s) || probed is not null) return fallback;
         if (s is null) throw new UsageException($"--{name} needs a value (an integer{(RangeText(min, max) is { } r ? " in " + r : "")})");
         if (!int.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v))

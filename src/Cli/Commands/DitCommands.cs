@@ -35,7 +35,7 @@ public static class DitCommands
         string outDir = args.String("out", Path.Combine("runs", "dit"));
         ulong seed = (ulong)args.Int("seed", 0, 0);
         bool resume = args.Flag("resume"), force = args.Flag("force");
-        int saveEvery = args.Int("save-every", 500, 0);
+        int saveEvery = args.Int("save-every", 500, 0), sampleEvery = args.Int("sample-every", 0, 0);
         int sampleSteps = args.Int("sample-steps", objective == DitObjective.Diffusion ? 50 : 20, 1, 1000);
         float guidance = args.Float("guidance", 3f);
         FamilyTraining.ReadMachine(args);
@@ -67,9 +67,15 @@ public static class DitCommands
         AnsiConsole.MarkupLine($"[bold]train dit[/]: {c.Model.Depth} blocks of width {c.Model.Width}, patch {c.Model.Patch}, {trainer.Model.ParameterCount():N0} parameters, " +
             $"{(c.Objective == DitObjective.Diffusion ? "diffusion (ε-prediction)" : "rectified flow")}, on {train.Count:N0} images from {Markup.Escape(train.Source)}");
 
-        var result = TrainingSession.Run(new DitRun(trainer, train), new TrainingLoopOptions
+        var pictured = new PicturedRun(new DitRun(trainer, train), (path, _) =>
         {
-            TotalSteps = steps, OutDir = outDir, CheckpointName = name, SaveEvery = saveEvery, CommandLine = commandLine, PreviousSeconds = previous,
+            var labels = Enumerable.Range(0, c.Model.Classes * 8).Select(i => i / 8).ToArray();     // no status line: the progress bar is live
+            ImageGrid.Write(path, DitTrainer.Sample(trainer.EmaModel(), c, labels, sampleSteps, guidance, new Generator(c.Seed + 99)), columns: 8, padding: 2, padValue: 1f);
+            return path;
+        });
+        var result = TrainingSession.Run(pictured, new TrainingLoopOptions
+        {
+            TotalSteps = steps, OutDir = outDir, CheckpointName = name, SaveEvery = saveEvery, SampleEvery = sampleEvery, CommandLine = commandLine, PreviousSeconds = previous,
             Title = $"DiT on Fashion-MNIST ({c.Objective})",
         }, CancellationToken.None);
         if (!result.Finished) return TrainingLoop.InterruptedExitCode;

@@ -26,7 +26,7 @@ static class FamilyTraining
     /// </summary>
     public static void ReadMachine(Args args)
     {
-        int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
+        int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024, shown: "all logical cores");
         string device = args.String("device", "cpu");
         if (args.IsProbe) return;
         if (device != "cpu") throw new UsageException($"--device: '{device}' is not accepted here; training runs on the CPU (cpu)");
@@ -58,4 +58,19 @@ static class FamilyTraining
 
     public static void Wrote(params string[] paths) =>
         AnsiConsole.MarkupLine("wrote " + string.Join(", ", paths.Select(p => $"[link]{Markup.Escape(p)}[/]")));
+}
+
+/// <summary>A run whose pictures the command draws (the family's sampler lives in the CLI): the loop calls <paramref name="draw"/> every --sample-every steps.</summary>
+sealed class PicturedRun(ITrainingRun run, Func<string, int, string> draw) : ITrainingRun, IPictureRun
+{
+    public string Family => run.Family;
+    public string ConfigJson => run.ConfigJson;
+    public int Step => run.Step;
+    public int BatchSize => run.BatchSize;
+    public StepLosses TrainStep() => run.TrainStep();
+    public RunState SaveState() => run.SaveState();
+    public void LoadState(RunState state) => run.LoadState(state);
+
+    /// <summary>Writes <c>samples_STEP.png</c> (<paramref name="final"/> pictures are the command's own).</summary>
+    public IReadOnlyList<string> WritePictures(string dir, bool final) => final ? [] : [draw(Path.Combine(dir, $"samples_{Step:D6}.png"), Step)];
 }

@@ -9,7 +9,7 @@ namespace Cli.Commands;
 /// <summary>
 /// <c>engine train ddpm [--data DIR] [--steps N] [--batch B] [--lr LR] [--seed S] [--out DIR] [--resume]
 /// [--width CH] [--blocks N] [--schedule linear|cosine] [--timesteps T] [--prediction eps|v] [--min-snr G] [--warmup N] [--ema D]
-/// [--save-every N] [--preview K] [--force]</c>: trains a class-conditional DDPM on Fashion-MNIST (the full set when found or
+/// [--save-every N] [--preview K] [--sample-every N] [--force]</c>: trains a class-conditional DDPM on Fashion-MNIST (the full set when found or
 /// given, else the embedded part) and writes DIR/ddpm.safetensors (+ .json), loss.csv, loss.png and a preview grid
 /// (K guided DDIM samples per class), and at the end DIR/ddpm-ema.safetensors (the EMA weights alone, with the command
 /// and training time, for <c>engine sample ddpm</c> and <c>engine eval ddpm</c>). <c>--resume</c> continues DIR's checkpoint exactly, up to --steps in total.
@@ -27,9 +27,10 @@ public static class TrainDdpmCommand
     public static string CheckpointPath(string outDir) => Path.Combine(outDir, CheckpointName);
 
     /// <summary>The loop's options for a DDPM run in <paramref name="outDir"/>.</summary>
-    public static TrainingLoopOptions LoopOptions(DiffusionConfig c, int steps, string outDir, int saveEvery, string commandLine, double previousSeconds = 0, Action<int>? afterStep = null) => new()
+    public static TrainingLoopOptions LoopOptions(DiffusionConfig c, int steps, string outDir, int saveEvery, string commandLine, double previousSeconds = 0,
+        Action<int>? afterStep = null, int sampleEvery = 0) => new()
     {
-        TotalSteps = steps, OutDir = outDir, CheckpointName = CheckpointName, SaveEvery = saveEvery, CommandLine = commandLine, PreviousSeconds = previousSeconds,
+        TotalSteps = steps, OutDir = outDir, CheckpointName = CheckpointName, SaveEvery = saveEvery, SampleEvery = sampleEvery, CommandLine = commandLine, PreviousSeconds = previousSeconds,
         Title = $"DDPM (UNet width {c.BaseChannels}, {c.ResBlocks} blocks/level, batch {c.BatchSize}) on Fashion-MNIST", AfterStep = afterStep,
     };
 
@@ -44,6 +45,7 @@ public static class TrainDdpmCommand
         bool resume = args.Flag("resume"), force = args.Flag("force");
         int saveEvery = args.Int("save-every", 1000, 0);
         int preview = args.Int("preview", 8, 0, 64);
+        int sampleEvery = args.Int("sample-every", 0, 0);
         // Settings of the run itself: from the options for a new run, from the checkpoint when resuming.
         var given = new Dictionary<string, string?>
         {
@@ -97,13 +99,22 @@ public static class TrainDdpmCommand
         else trainer = new DiffusionTrainer(config);
 
         var c = trainer.Config;
-        var run = new DdpmRun(trainer, train);
+        ITrainingRun run = new DdpmRun(trainer, train);
+        if (sampleEvery > 0 && preview > 0)
+            run = new PicturedRun(run, (path, step) =>
+            {
+                var labels = Enumerable.Range(0, trainer.Config.Classes).SelectMany(k => Enumerable.Repeat(k, preview)).ToArray();   // no bar: the training bar is live
+                var images = trainer.Sampler().Sample(trainer.EmaModel(), trainer.Config.ImageShape, labels, new SamplerOptions(SamplerKind.Ddim, Math.Min(50, trainer.Config.Timesteps), 0f, 3f),
+                    new Generator(trainer.Config.Seed + 7));
+                DdpmPictures.WriteGrid(path, images, preview);
+                return path;
+            });
         AnsiConsole.MarkupLine($"[bold]train ddpm[/]: UNet width {c.BaseChannels}, {c.ResBlocks} blocks/level ({trainer.Model.ParameterCount():N0} parameters), " +
             $"{c.Schedule} schedule, T = {c.Timesteps}, {(c.Prediction == Prediction.Epsilon ? "ε" : "v")}-prediction, batch {c.BatchSize}, lr {c.LearningRate:G3}, " +
             $"{train.Count:N0} images from {Markup.Escape(train.Source)}");
 
         int firstStep = trainer.Step;
-        var result = TrainingSession.Run(run, LoopOptions(c, steps, outDir, saveEvery, commandLine, previousSeconds, afterStep), cancel);
+        var result = TrainingSession.Run(run, LoopOptions(c, steps, outDir, saveEvery, commandLine, previousSeconds, afterStep, sampleEvery), cancel);
         if (!result.Finished) return TrainingLoop.InterruptedExitCode;
         var losses = result.History.Select(r => r.Loss).ToList();
 
@@ -119,7 +130,7 @@ public static class TrainDdpmCommand
         string written = $"[link]{Markup.Escape(checkpoint)}[/], [link]{Markup.Escape(ema)}[/] (EMA weights only, for sampling), [link]{Markup.Escape(Path.Combine(outDir, "loss.png"))}[/]";
         if (preview > 0)
         {
-            var options = new SamplerOptions(SamplerKind.Ddim, 50, 0f, 3f);
+            var options = new SamplerOptions(SamplerKind.Ddim, Math.Min(50, trainer.Config.Timesteps), 0f, 3f);
             var images = DdpmPictures.SampleRows(trainer.EmaModel(), trainer.Sampler(), Enumerable.Range(0, c.Classes).ToArray(), preview, options,
                 new Generator(c.Seed + 7), c.ImageShape);
             string grid = Path.Combine(outDir, "samples.png");
