@@ -4,7 +4,7 @@ namespace Models.Training;
 
 /// <summary>A run folder that already holds a checkpoint, started without <c>--resume</c> or <c>--force</c>.</summary>
 public sealed class RunExistsException(string path, int step)
-    : IOException($"{path} holds a checkpoint at step {step}; continue it with --resume, or start over with --force")
+    : IOException($"{path} holds a checkpoint{(step >= 0 ? $" at step {step}" : "")}; continue it with --resume, or start over with --force")
 {
     public string FilePath { get; } = path;
 }
