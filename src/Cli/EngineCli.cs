@@ -18,7 +18,7 @@ public static class EngineCli
     public const int RuntimeError = 1, UsageError = 2;
 
     /// <summary>A leaf command: its path ("train ddpm"), summary, what it reads and how it runs.</summary>
-    public sealed record Leaf(string Path, string Summary, Func<IReadOnlyList<OptionInfo>> Options, Func<Args, int> Run, bool TakesPositionals = false);
+    public sealed record Leaf(string Path, string Summary, Func<IReadOnlyList<OptionInfo>> Options, Func<Args, int> Run, string? Positionals = null);
 
     /// <summary>Every leaf command, tool commands first, then the registry's train, sample and eval commands.</summary>
     public static IReadOnlyList<Leaf> Leaves()
@@ -27,8 +27,8 @@ public static class EngineCli
         {
             Tool("demo", "train a small class-conditional DDPM on the embedded Fashion-MNIST data; pictures go to runs/demo/", DemoCommand.Run),
             Tool("info", "devices, SIMD support and threads the engine will use", InfoCommand.Run),
-            Tool("kernels", "race every registered kernel variant on the workload shapes", KernelsCommand.Run),
-            Tool("bench", "run a reference workload (W1..W5) and print ms and GFLOP/s per case", BenchCommand.Run, positionals: true),
+            Tool("kernels", "race every registered kernel variant on the workload shapes", KernelsCommand.Run, positionals: "section"),
+            Tool("bench", "run a reference workload (W1..W5) and print ms and GFLOP/s per case", BenchCommand.Run, positionals: "workload"),
         };
         foreach (var f in Families.All)
         {
@@ -42,7 +42,7 @@ public static class EngineCli
         return leaves;
     }
 
-    static Leaf Tool(string name, string summary, Func<Args, int> run, bool positionals = false) =>
+    static Leaf Tool(string name, string summary, Func<Args, int> run, string? positionals = null) =>
         new(name, summary, () => Families.Probe(a => run(a)), run, positionals);
 
     static readonly Dictionary<string, string> Groups = new()
@@ -83,9 +83,9 @@ public static class EngineCli
                 symbols.Add((o, option));
             }
             Argument<string[]>? positional = null;
-            if (leaf.TakesPositionals)
+            if (leaf.Positionals is { } what)
             {
-                positional = new Argument<string[]>("workload") { Description = "what to run (names listed when none is given)", Arity = ArgumentArity.ZeroOrMore };
+                positional = new Argument<string[]>(what) { Description = $"which {what}s to run (see the command's summary)", Arity = ArgumentArity.ZeroOrMore };
                 command.Arguments.Add(positional);
             }
             command.SetAction(parse => leaf.Run(ToArgs(parse, symbols, positional)));

@@ -91,6 +91,7 @@ public static class OptionHelp
         // bench / kernels
         ["profile"] = "print the time per op",
         ["max-n"] = "largest matrix size raced",
+        ["rules"] = "list the kernel table instead: each family's variants and the rule that picks the one the engine runs",
         // command-specific meanings of shared names
         ["sample:steps"] = "sampling steps",
         ["eval:steps"] = "sampling steps",
