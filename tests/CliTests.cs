@@ -94,30 +94,30 @@ public sealed class CliTests
         // Cancelled after step 2 (what Ctrl+C does): the checkpoint is saved and the exit code is 130.
         using var cancel = new CancellationTokenSource();
         int code = TrainDdpmCommand.Run(new Args([.. common, .. settings, "--steps", "5"]), cancel.Token, step => { if (step == 2) cancel.Cancel(); });
-        Assert.That(code, Is.EqualTo(DdpmTraining.InterruptedExitCode));
-        Assert.That(DiffusionCheckpoint.Peek(DdpmTraining.CheckpointPath(run)).Step, Is.EqualTo(2));
+        Assert.That(code, Is.EqualTo(Models.Training.TrainingLoop.InterruptedExitCode));
+        Assert.That(DiffusionCheckpoint.Peek(TrainDdpmCommand.CheckpointPath(run)).Step, Is.EqualTo(2));
 
         Assert.That(Engine(["train", .. common, "--resume", "--steps", "4"]).Code, Is.EqualTo(0));
-        var resumed = DiffusionCheckpoint.Load(DdpmTraining.CheckpointPath(run));
+        var resumed = DiffusionCheckpoint.Load(TrainDdpmCommand.CheckpointPath(run));
         Assert.That(resumed.Step, Is.EqualTo(4));
         AssertOneLineError(Engine(["train", .. common, "--resume", "--steps", "5", "--lr", "1"]), 2, "drop --lr");
 
         string straight = dir.File("straight");
         Assert.That(Engine(["train", "ddpm", "--data", dir.Path, "--out", straight, "--preview", "0", .. settings, "--steps", "4"]).Code, Is.EqualTo(0));
-        var uninterrupted = DiffusionCheckpoint.Load(DdpmTraining.CheckpointPath(straight));
+        var uninterrupted = DiffusionCheckpoint.Load(TrainDdpmCommand.CheckpointPath(straight));
         Assert.That(resumed.Model.StateDict()["conv_out.weight"].ToArray(), Is.EqualTo(uninterrupted.Model.StateDict()["conv_out.weight"].ToArray()));
         Assert.That(File.ReadAllLines(Path.Combine(run, "loss.csv")), Has.Length.EqualTo(5));
         Assert.That(File.Exists(Path.Combine(run, "loss.png")), Is.True);
 
         string grid = dir.File("grid.png");
-        Assert.That(Engine("sample", "ddpm", "--checkpoint", DdpmTraining.CheckpointPath(run), "--steps", "3", "--n", "2", "--guidance", "2", "--out", grid).Code, Is.EqualTo(0));
+        Assert.That(Engine("sample", "ddpm", "--checkpoint", TrainDdpmCommand.CheckpointPath(run), "--steps", "3", "--n", "2", "--guidance", "2", "--out", grid).Code, Is.EqualTo(0));
         var png = Png.Read(grid);
         Assert.That((png.Width, png.Height), Is.EqualTo((DdpmPictures.Zoom * (2 * 30 + 2), DdpmPictures.Zoom * (10 * 30 + 2))));
-        Assert.That(Engine("sample", "ddpm", "--checkpoint", DdpmTraining.CheckpointPath(run), "--sampler", "ddpm", "--class", "7", "--n", "3", "--out", grid).Code, Is.EqualTo(0));
-        AssertOneLineError(Engine("sample", "ddpm", "--checkpoint", DdpmTraining.CheckpointPath(run), "--class", "10", "--steps", "3", "--out", grid), 2, "outside the model's classes");
+        Assert.That(Engine("sample", "ddpm", "--checkpoint", TrainDdpmCommand.CheckpointPath(run), "--sampler", "ddpm", "--class", "7", "--n", "3", "--out", grid).Code, Is.EqualTo(0));
+        AssertOneLineError(Engine("sample", "ddpm", "--checkpoint", TrainDdpmCommand.CheckpointPath(run), "--class", "10", "--steps", "3", "--out", grid), 2, "outside the model's classes");
 
         // The EMA-only checkpoint of the finished run samples and evaluates; eval prints one JSON object with --json.
-        string ema = Path.Combine(run, DdpmTraining.EmaCheckpointName);
+        string ema = Path.Combine(run, TrainDdpmCommand.EmaCheckpointName);
         Assert.That(DiffusionCheckpoint.LoadSampling(ema).Metadata["command"], Does.StartWith("engine train ddpm"));
         Assert.That(Engine("sample", "ddpm", "--checkpoint", ema, "--steps", "2", "--n", "1", "--out", grid).Code, Is.EqualTo(0));
         var json = EngineJson("eval", "ddpm", "--checkpoint", ema, "--samples", "20", "--steps", "2", "--vlb-images", "3", "--vlb-timesteps", "4", "--data", dir.Path, "--json");
@@ -152,6 +152,43 @@ public sealed class CliTests
         AssertOneLineError(Engine("train", "rectified", "--pairs", "3", "--batch", "4", "--data", dir.Path, "--out", run), 2, "fewer than one batch");
         SafeTensors.Save(dir.File("other.safetensors"), new Dictionary<string, Tensor> { ["w"] = Tensor.Zeros([3]) }, new Dictionary<string, string> { ["model"] = "SmallConvNet" });
         AssertOneLineError(Engine("eval", "cfm", "--checkpoint", dir.File("other.safetensors"), "--data", dir.Path), 1, "not a UNet velocity field checkpoint");
+    }
+
+    [Test]
+    public void Every_family_trains_through_the_loop_guards_its_run_folder_and_resumes()
+    {
+        using var dir = new TempDir();
+        WriteTinyFashionMnist(dir.Path, n: 16);
+        string gan = dir.File("gan");
+        string[] ganRun = ["train", "gan", "--data", dir.Path, "--out", gan, "--latent", "8", "--width", "4", "--batch", "4", "--eval-samples", "0", "--sample-every", "2"];
+        AssertOneLineError(Engine("train", "gan", "--data", dir.Path, "--out", gan, "--resume"), 1, "no checkpoint");
+        AssertOneLineError(Engine([.. ganRun, "--steps", "2", "--resume"]), 2, "drop --batch, --latent, --width");
+        var first = Engine([.. ganRun, "--steps", "2"]);
+        Assert.That(first.Code, Is.EqualTo(0), first.Error);
+        foreach (var f in new[] { "run.safetensors", "run.safetensors.json", "generator.safetensors", "samples.png", "loss.csv", "loss.png", "d_loss.png", "g_loss.png" })
+            Assert.That(File.Exists(Path.Combine(gan, f)), Is.True, f);
+        Assert.That(File.ReadAllLines(Path.Combine(gan, "loss.csv"))[0], Is.EqualTo("step,loss,G,D(real),D(fake)"));
+        AssertOneLineError(Engine([.. ganRun, "--steps", "3"]), 2, "holds a checkpoint at step 2");
+        AssertOneLineError(Engine(["train", "gan", "--data", dir.Path, "--out", gan, "--resume", "--lr", "1"]), 2, "drop --lr");
+        var resumed = Engine(["train", "gan", "--data", dir.Path, "--out", gan, "--resume", "--steps", "4", "--eval-samples", "0"]);
+        Assert.That(resumed.Code, Is.EqualTo(0), resumed.Error);
+        var info = Models.Training.RunCheckpoint.Peek(Path.Combine(gan, "run.safetensors"), "gan");
+        Assert.That((info.Step, info.Command), Is.EqualTo((4, "engine train gan --data " + dir.Path + " --out " + gan + " --resume --steps 4 --eval-samples 0")));
+        Assert.That(File.ReadAllLines(Path.Combine(gan, "loss.csv")).Skip(1).Select(l => l.Split(',')[0]), Is.EqualTo(new[] { "1", "2", "3", "4" }));
+        Assert.That(Engine([.. ganRun, "--steps", "1", "--force"]).Code, Is.EqualTo(0));
+        Assert.That(Models.Training.RunCheckpoint.Peek(Path.Combine(gan, "run.safetensors")).Step, Is.EqualTo(1));
+
+        string classifier = dir.File("classifier");
+        var c = Engine("train", "classifier", "--data", dir.Path, "--out", classifier, "--classifier", dir.File("c.safetensors"), "--epochs", "1", "--batch", "8",
+            "--width", "2", "--hidden", "4");
+        Assert.That(c.Code, Is.EqualTo(0), c.Error);
+        Assert.That(Models.Classifier.ClassifierCheckpoint.Load(dir.File("c.safetensors")).Width, Is.EqualTo(2));
+        Assert.That(Models.Training.RunCheckpoint.Peek(Path.Combine(classifier, "run.safetensors"), "classifier").Step, Is.EqualTo(2));
+
+        string flow = dir.File("flow");
+        var f2 = Engine("train", "flow", "--toy", "moons", "--steps", "2", "--batch", "8", "--hidden", "4", "--blocks", "1", "--out", flow);
+        Assert.That(f2.Code, Is.EqualTo(0), f2.Error);
+        AssertOneLineError(Engine("train", "cfm", "--out", flow, "--resume", "--toy", "moons"), 1, "not a CFM checkpoint");
     }
 
     [Test]

@@ -124,9 +124,9 @@ public sealed class DitTests
         using var dir = new TempDir();
         string other = Path.Combine(dir.Path, "other.safetensors");
         IO.SafeTensors.Save(other, dit.StateDict(), new Dictionary<string, string> { ["format"] = "something else" });
-        Assert.Throws<InvalidDataException>(() => DitTrainer.Load(other));
+        Assert.That(Assert.Throws<CorruptFileException>(() => DitTrainer.Load(other))!.Message, Does.Contain(other).And.Contain("not a DiT checkpoint"));
         File.WriteAllBytes(other, [1, 2, 3]);
-        Assert.Catch<Exception>(() => DitTrainer.Load(other));
+        Assert.Throws<CorruptFileException>(() => DitTrainer.Load(other));
     }
 
     [Test]

@@ -19,7 +19,7 @@ public static class BenchCommand
 
     public static int Run(Args args)
     {
-        int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
+        int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024, shown: "all logical cores");
         bool json = args.Flag("json");
         bool profile = args.Flag("profile");
         var device = DeviceOption.Read(args);

@@ -49,9 +49,10 @@ public static class DemoCommand
         AnsiConsole.MarkupLine($"[bold]demo[/]: a class-conditional DDPM on Fashion-MNIST — UNet width {c.BaseChannels} ({trainer.Model.ParameterCount():N0} parameters), " +
             $"{steps} AdamW steps of {batch} images from {Markup.Escape(train.Source)} ({train.Count:N0} images), then {DdpmPictures.Describe(pictures)}");
 
-        var loader = new DataLoader(train, batch, shuffle: true, dropLast: true, seed: seed);
-        var (finished, losses) = DdpmTraining.Run(trainer, loader, steps, outDir, saveEvery: 0, [], cancel);
-        if (!finished) return DdpmTraining.InterruptedExitCode;
+        Models.Training.TrainingLoop.PrepareFolder(outDir, TrainDdpmCommand.CheckpointName, resume: false, force: true);
+        var result = TrainingSession.Run(new DdpmRun(trainer, train), TrainDdpmCommand.LoopOptions(c, steps, outDir, 0, "engine demo"), cancel);
+        if (!result.Finished) return Models.Training.TrainingLoop.InterruptedExitCode;
+        var losses = result.History.Select(r => r.Loss).ToList();
         double trainSeconds = clock.Elapsed.TotalSeconds;
 
         var model = trainer.EmaModel();
@@ -67,8 +68,8 @@ public static class DemoCommand
         AnsiConsole.MarkupLine($"trained {steps} steps in {trainSeconds:F0} s (final loss {losses.TakeLast(100).Average():F4}); total {clock.Elapsed.TotalSeconds:F0} s");
         AnsiConsole.MarkupLine($"wrote [link]{Markup.Escape(samplesPath)}[/] (one row per class: {Markup.Escape(string.Join(", ", classes.Select(DdpmPictures.ClassName)))}),");
         AnsiConsole.MarkupLine($"      [link]{Markup.Escape(trajectoryPath)}[/] (x_t from pure noise to the sample, left to right, for {Markup.Escape(string.Join(", ", shown.Select(DdpmPictures.ClassName)))}),");
-        AnsiConsole.MarkupLine($"      [link]{Markup.Escape(Path.Combine(outDir, "loss.png"))}[/] and [link]{Markup.Escape(DdpmTraining.CheckpointPath(outDir))}[/]");
-        AnsiConsole.MarkupLine($"more samples: [grey]engine sample ddpm --checkpoint {Markup.Escape(DdpmTraining.CheckpointPath(outDir))} --out grid.png[/]");
+        AnsiConsole.MarkupLine($"      [link]{Markup.Escape(Path.Combine(outDir, "loss.png"))}[/] and [link]{Markup.Escape(TrainDdpmCommand.CheckpointPath(outDir))}[/]");
+        AnsiConsole.MarkupLine($"more samples: [grey]engine sample ddpm --checkpoint {Markup.Escape(TrainDdpmCommand.CheckpointPath(outDir))} --out grid.png[/]");
         return 0;
     }
 }

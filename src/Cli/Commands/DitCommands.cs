@@ -4,13 +4,14 @@ using Engine.Data;
 using Engine.IO;
 using Engine.Random;
 using Models.Dit;
+using Models.Training;
 using Spectre.Console;
 
 namespace Cli.Commands;
 
 /// <summary>
 /// <c>engine train dit [--objective diffusion|rf] [--steps N] [--batch B] [--lr LR] [--width D] [--depth L] [--heads H]
-/// [--patch P] [--data DIR] [--seed S] [--out DIR] [--resume] [--sample-steps N] [--guidance S]</c>: trains a
+/// [--patch P] [--data DIR] [--seed S] [--out DIR] [--resume] [--force] [--save-every N] [--sample-steps N] [--guidance S]</c>: trains a
 /// class-conditional DiT on Fashion-MNIST with a live progress bar and writes to the output folder (default
 /// runs/dit): <c>dit.safetensors</c> (resumable checkpoint), <c>samples.png</c> (guided samples, one row per class)
 /// and <c>loss.png</c>. Ctrl+C stops after the current step and saves. <c>engine sample dit --checkpoint F</c> draws a grid.
@@ -25,47 +26,60 @@ public static class DitCommands
             "rf" or "rectified" or "rectified-flow" => DitObjective.RectifiedFlow,
             var o => throw new UsageException($"--objective: '{o}' is not diffusion or rf"),
         };
-        int steps = args.Int("steps", 2000, 1, 10_000_000), batch = args.Int("batch", 64, 1, 4096);
+        int steps = args.Int("steps", 2000, 1, 10_000_000);
+        string? batchGiven = args.String("batch"), lrGiven = args.String("lr"), seedGiven = args.String("seed");
+        int batch = args.Int("batch", 64, 1, 4096);
         int width = args.Int("width", 256, 8, 4096), depth = args.Int("depth", 6, 1, 64), heads = args.Int("heads", 4, 1, 64), patch = args.Int("patch", 2, 1, 28);
         float lr = args.Float("lr", 3e-4f);
         string? dataDir = args.String("data");
         string outDir = args.String("out", Path.Combine("runs", "dit"));
         ulong seed = (ulong)args.Int("seed", 0, 0);
-        bool resume = args.Flag("resume");
+        bool resume = args.Flag("resume"), force = args.Flag("force");
+        int saveEvery = args.Int("save-every", 500, 0), sampleEvery = args.Int("sample-every", 0, 0);
         int sampleSteps = args.Int("sample-steps", objective == DitObjective.Diffusion ? 50 : 20, 1, 1000);
         float guidance = args.Float("guidance", 3f);
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
 
-        string checkpoint = Path.Combine(outDir, "dit.safetensors");
+        const string name = "dit.safetensors";
+        string checkpoint = Path.Combine(outDir, name);
         var train = FashionMnist.Load(dataDir, DataSplit.Train);
+        TrainingLoop.PrepareFolder(outDir, name, resume, force);
         DitTrainer trainer;
+        double previous = 0;
         if (resume)
         {
-            if (!File.Exists(checkpoint)) throw new UsageException($"--resume: no checkpoint at {checkpoint}");
-            trainer = DitTrainer.Load(checkpoint);
+            trainer = DitTrainer.Load(checkpoint, out var info);
+            previous = info.TrainSeconds;
+            var c0 = trainer.Config;
+            var changed = new List<string>();
+            if (batchGiven is not null && batch != c0.BatchSize) changed.Add($"--batch {batch} (saved {c0.BatchSize})");
+            if (lrGiven is not null && lr != c0.LearningRate) changed.Add($"--lr {lr} (saved {c0.LearningRate})");
+            if (seedGiven is not null && seed != c0.Seed) changed.Add($"--seed {seed} (saved {c0.Seed})");
+            if (changed.Count > 0) throw new UsageException($"--resume continues the saved run with its own settings; drop {string.Join(", ", changed)}");
         }
         else
         {
             var model = new DitConfig(ImageSize: train.Height, Channels: train.Channels, Patch: patch, Width: width, Depth: depth, Heads: heads, Classes: train.ClassNames.Count);
-            trainer = new DitTrainer(new DitTrainConfig(model, objective, LearningRate: lr, Seed: seed));
+            trainer = new DitTrainer(new DitTrainConfig(model, objective, LearningRate: lr, Seed: seed, BatchSize: batch));
         }
         var c = trainer.Config;
         AnsiConsole.MarkupLine($"[bold]train dit[/]: {c.Model.Depth} blocks of width {c.Model.Width}, patch {c.Model.Patch}, {trainer.Model.ParameterCount():N0} parameters, " +
             $"{(c.Objective == DitObjective.Diffusion ? "diffusion (ε-prediction)" : "rectified flow")}, on {train.Count:N0} images from {Markup.Escape(train.Source)}");
 
-        var loader = new DataLoader(train, batch, shuffle: true, dropLast: true, seed: c.Seed);
-        int epoch = -1;
-        int[] order = [];
-        var losses = TrainingLoop.Run("dit", trainer.Step, steps, batch, () =>
+        var pictured = new PicturedRun(new DitRun(trainer, train), (path, _) =>
         {
-            if (trainer.Step / loader.BatchesPerEpoch != epoch) order = loader.Order(epoch = trainer.Step / loader.BatchesPerEpoch);
-            var (x, y) = loader.Gather(order.AsSpan(trainer.Step % loader.BatchesPerEpoch * batch, batch));
-            return trainer.TrainStep(x, y);
+            var labels = Enumerable.Range(0, c.Model.Classes * 8).Select(i => i / 8).ToArray();     // no status line: the progress bar is live
+            ImageGrid.Write(path, DitTrainer.Sample(trainer.EmaModel(), c, labels, sampleSteps, guidance, new Generator(c.Seed + 99)), columns: 8, padding: 2, padValue: 1f);
+            return path;
         });
+        var result = TrainingSession.Run(pictured, new TrainingLoopOptions
+        {
+            TotalSteps = steps, OutDir = outDir, CheckpointName = name, SaveEvery = saveEvery, SampleEvery = sampleEvery, CommandLine = commandLine, PreviousSeconds = previous,
+            Title = $"DiT on Fashion-MNIST ({c.Objective})",
+        }, CancellationToken.None);
+        if (!result.Finished) return TrainingLoop.InterruptedExitCode;
 
-        Directory.CreateDirectory(outDir);
-        trainer.Save(checkpoint);
-        LossPlot.Save(Path.Combine(outDir, "loss.png"), losses, $"DiT on Fashion-MNIST ({c.Objective}), steps {trainer.Step - losses.Count}–{trainer.Step}");
         string grid = Path.Combine(outDir, "samples.png");
         WriteClassGrid(trainer.EmaModel(), c, grid, perClass: 8, sampleSteps, guidance, new Generator(c.Seed + 99));
         AnsiConsole.MarkupLine($"wrote [link]{checkpoint}[/] (step {trainer.Step}), [link]{Path.Combine(outDir, "loss.png")}[/], [link]{grid}[/] (one row per class: {string.Join(", ", train.ClassNames)})");
@@ -76,8 +90,8 @@ public static class DitCommands
     /// <summary><c>engine sample dit --checkpoint F [--steps N] [--guidance S] [--shift S] [--n K] [--seed S] --out F.png</c>: K samples of every class, one row per class.</summary>
     public static int Sample(Args args)
     {
-        string checkpoint = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
-        string outPath = args.String("out") ?? throw new UsageException("--out F.png is required");
+        string checkpoint = args.Required("checkpoint");
+        string outPath = args.Required("out");
         int n = args.Int("n", 8, 1, 256);
         float guidance = args.Float("guidance", 3f), shift = args.Float("shift", 1f);
         ulong seed = (ulong)args.Int("seed", 0, 0);
@@ -97,7 +111,7 @@ public static class DitCommands
     /// </summary>
     public static IReadOnlyList<EvalCommand.Metric> Eval(Args args, EvalCommand.EvalContext c)
     {
-        string checkpoint = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
+        string checkpoint = args.Required("checkpoint");
         float guidance = args.Float("guidance", 3f), shift = args.Float("shift", 1f);
         int? stepsOpt = args.String("steps") is null ? null : args.Int("steps", 50, 1, 1000);
         int batch = args.Int("batch", 100, 1, 10_000);
@@ -143,38 +157,5 @@ public static class DitCommands
         AnsiConsole.Status().Start($"sampling {labels.Length} images ({steps} steps, guidance {guidance})", _ =>
             images = DitTrainer.Sample(model, config, labels, steps, guidance, g, shift));
         ImageGrid.Write(path, images, columns: perClass, padding: 2, padValue: 1f);
-    }
-}
-
-/// <summary>A training loop with a live progress bar (step, loss, images/s, time left); Ctrl+C stops it after the current step.</summary>
-public static class TrainingLoop
-{
-    public static List<float> Run(string name, int startStep, int steps, int batch, Func<float> step)
-    {
-        var losses = new List<float>();
-        bool stop = false;
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; stop = true; };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            var clock = Stopwatch.StartNew();
-            AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask(name, maxValue: steps);
-                    while (losses.Count < steps && !stop)
-                    {
-                        losses.Add(step());
-                        double rate = losses.Count * batch / clock.Elapsed.TotalSeconds;
-                        task.Description = $"step {startStep + losses.Count}  loss {losses.TakeLast(50).Average():F4}  {rate:F1} img/s";
-                        task.Increment(1);
-                    }
-                });
-            AnsiConsole.MarkupLine($"{name}: {losses.Count} steps in {clock.Elapsed.TotalSeconds:F0} s ({losses.Count * batch / clock.Elapsed.TotalSeconds:F1} img/s)");
-            if (stop) AnsiConsole.MarkupLine($"[yellow]interrupted after {losses.Count} steps; saving[/]");
-        }
-        finally { Console.CancelKeyPress -= onCancel; }
-        return losses;
     }
 }

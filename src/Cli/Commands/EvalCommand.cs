@@ -14,20 +14,6 @@ namespace Cli.Commands;
 /// </summary>
 public static class EvalCommand
 {
-    static readonly Dictionary<string, Func<Args, EvalContext, IReadOnlyList<Metric>>> Models = new()
-    {
-        ["data"] = EvalData,
-        ["ddpm"] = EvalDdpmCommand.Run,
-        ["pixelcnn"] = PixelCnnCommands.Eval,
-        ["vae"] = VaeCommands.Eval,
-        ["gan"] = GanCommands.Eval,
-        ["cfm"] = EvalFlowCommand.Run,
-        ["dit"] = DitCommands.Eval,
-        ["mmdit"] = MmDitCommands.Eval,
-    };
-
-    public static IEnumerable<string> ModelNames => Models.Keys;
-
     /// <summary>One measured quantity, printed as a table row or a JSON field.</summary>
     public sealed record Metric(string Name, double Value, string Unit);
 
@@ -43,14 +29,14 @@ public static class EvalCommand
         public FeatureStatistics TestStatistics => testStats ??= Metrics.Statistics(Test.Images.Narrow(0, 0, Math.Min(Samples, Test.Count)));
     }
 
-    public static int Run(Args args)
+    /// <summary>Reads the options every evaluation shares, builds the context and runs the family's <paramref name="eval"/>.</summary>
+    public static int Run(Args args, Func<Args, EvalContext, IReadOnlyList<Metric>> eval)
     {
-        if (args.Positionals.Count != 1 || !Models.TryGetValue(args.Positionals[0], out var eval))
-            throw new UsageException($"name one model to evaluate: {string.Join(", ", Models.Keys)}");
         string classifierPath = args.String("classifier", ClassifierCheckpoint.DefaultPath);
         int samples = args.Int("samples", 10_000, 2, 1_000_000);
         string? dataDir = args.String("data");
         bool json = args.Flag("json");
+        if (args.IsProbe) eval(args, null!);                                       // a probe stops at the family's RejectUnknown
 
         var test = FashionMnist.Load(dataDir, DataSplit.Test);
         var context = new EvalContext(new ClassifierMetrics(ClassifierCheckpoint.Load(classifierPath)), test, dataDir, samples);
@@ -68,7 +54,7 @@ public static class EvalCommand
     }
 
     /// <summary>The floor of the table: real training images against the test set, same sample count.</summary>
-    static IReadOnlyList<Metric> EvalData(Args args, EvalContext c)
+    public static IReadOnlyList<Metric> EvalData(Args args, EvalContext c)
     {
         args.RejectUnknown();
         var train = FashionMnist.Load(c.DataDir, DataSplit.Train);

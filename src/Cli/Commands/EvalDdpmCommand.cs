@@ -17,7 +17,7 @@ public static class EvalDdpmCommand
 {
     public static IReadOnlyList<EvalCommand.Metric> Run(Args args, EvalCommand.EvalContext c)
     {
-        string checkpoint = args.String("checkpoint", DdpmTraining.ShippedCheckpoint);
+        string checkpoint = args.String("checkpoint", TrainDdpmCommand.ShippedCheckpoint);
         var kind = SampleDdpmCommand.SamplerKindOption(args);
         var options = new SamplerOptions(kind, args.Int("steps", 50, 1, 100_000), args.Float("eta", 0f), args.Float("guidance", 3f));
         // The bound's terms at small t are large and few: a stratified sample of timesteps is unbiased but very noisy,

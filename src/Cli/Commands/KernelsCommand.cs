@@ -29,7 +29,7 @@ public static class KernelsCommand
 
     public static int Run(Args args)
     {
-        int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
+        int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024, shown: "all logical cores");
         int maxN = args.Int("max-n", 2048, 16, 8192);
         bool rules = args.Flag("rules");
         DeviceOption.Read(args);

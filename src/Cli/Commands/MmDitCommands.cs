@@ -5,13 +5,14 @@ using Engine.Random;
 using Models.Dit;
 using Models.Dit.Captioned;
 using Models.Dit.Text;
+using Models.Training;
 using Spectre.Console;
 
 namespace Cli.Commands;
 
 /// <summary>
 /// <c>engine train mmdit [--data shapes|fashion] [--steps N] [--batch B] [--lr LR] [--width D] [--depth L] [--patch P]
-/// [--seed S] [--out DIR] [--resume] [--sample-steps N] [--guidance S] [--shift S] [--score N]</c>: trains the
+/// [--seed S] [--out DIR] [--resume] [--force] [--save-every N] [--sample-steps N] [--guidance S] [--shift S] [--score N]</c>: trains the
 /// text-conditioned MM-DiT with rectified flow on captioned images (the procedural shapes set, or Fashion-MNIST with
 /// class-name captions) and writes to the output folder (default runs/mmdit): <c>mmdit.safetensors</c>,
 /// <c>samples.png</c> (one row per prompt) and <c>loss.png</c>; on the shapes set it also prints the
@@ -23,39 +24,49 @@ public static class MmDitCommands
     public static int Train(Args args, string commandLine)
     {
         string dataName = args.String("data", "shapes");
-        int steps = args.Int("steps", 3000, 1, 10_000_000), batch = args.Int("batch", 32, 1, 4096);
+        int steps = args.Int("steps", 3000, 1, 10_000_000);
+        string? batchGiven = args.String("batch"), lrGiven = args.String("lr");
+        int batch = args.Int("batch", 32, 1, 4096);
         int width = args.Int("width", 128, 8, 4096), depth = args.Int("depth", 4, 1, 64), patch = args.Int("patch", 4, 1, 32);
         float lr = args.Float("lr", 5e-4f);
         string outDir = args.String("out", Path.Combine("runs", "mmdit"));
         ulong seed = (ulong)args.Int("seed", 0, 0);
-        bool resume = args.Flag("resume");
+        bool resume = args.Flag("resume"), force = args.Flag("force");
+        int saveEvery = args.Int("save-every", 500, 0);
         int sampleSteps = args.Int("sample-steps", 20, 1, 1000), scoreCount = args.Int("score", 200, 0, 100_000);
         float guidance = args.Float("guidance", 4f), shift = args.Float("shift", 2f);
         string? dataDir = args.String("data-dir");
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
 
-        string checkpoint = Path.Combine(outDir, "mmdit.safetensors");
-        if (resume && !File.Exists(checkpoint)) throw new UsageException($"--resume: no checkpoint at {checkpoint}");
-        var loaded = resume ? MmDitTrainer.Load(checkpoint) : null;
+        const string name = "mmdit.safetensors";
+        string checkpoint = Path.Combine(outDir, name);
+        TrainingLoop.PrepareFolder(outDir, name, resume, force);
+        RunInfo? info = null;
+        var loaded = resume ? MmDitTrainer.Load(checkpoint, out info) : null;
+        if (loaded is not null)
+        {
+            var c0 = loaded.Config;
+            var changed = new List<string>();
+            if (batchGiven is not null && batch != c0.BatchSize) changed.Add($"--batch {batch} (saved {c0.BatchSize})");
+            if (lrGiven is not null && lr != c0.LearningRate) changed.Add($"--lr {lr} (saved {c0.LearningRate})");
+            if (changed.Count > 0) throw new UsageException($"--resume continues the saved run with its own settings; drop {string.Join(", ", changed)}");
+        }
         var data = Open(loaded?.Config.Data ?? dataName, dataDir);
         var trainer = loaded ?? new MmDitTrainer(new MmDitTrainConfig(
             new MmDitConfig(new WordTokenizer(data.Words, data.MaxWords).Vocabulary.ToArray(), ImageSize: data.ImageSize, Channels: data.Channels,
                 Patch: patch, Width: width, Depth: depth, MaxTokens: data.MaxWords),
-            dataName, LearningRate: lr, Seed: seed));
+            dataName, LearningRate: lr, Seed: seed, BatchSize: batch));
         var c = trainer.Config;
         AnsiConsole.MarkupLine($"[bold]train mmdit[/]: {c.Model.Depth} joint blocks of width {c.Model.Width}, patch {c.Model.Patch}, text encoder {c.Model.TextDepth}×{c.Model.TextWidth}, " +
             $"{trainer.Model.ParameterCount():N0} parameters, rectified flow (logit-normal t), data '{data.Name}' ({c.Model.Vocabulary.Length} words)");
 
-        var batches = new Generator(c.Seed + 7) { Offset = (ulong)trainer.Step << 20 };
-        var losses = TrainingLoop.Run("mmdit", trainer.Step, steps, batch, () =>
+        var result = TrainingSession.Run(new MmDitRun(trainer, data), new TrainingLoopOptions
         {
-            var (x, captions) = data.Batch(batch, batches);
-            return trainer.TrainStep(x, captions);
-        });
-
-        Directory.CreateDirectory(outDir);
-        trainer.Save(checkpoint);
-        LossPlot.Save(Path.Combine(outDir, "loss.png"), losses, $"MM-DiT on {data.Name}, rectified flow, steps {trainer.Step - losses.Count}–{trainer.Step}");
+            TotalSteps = steps, OutDir = outDir, CheckpointName = name, SaveEvery = saveEvery, CommandLine = commandLine, PreviousSeconds = info?.TrainSeconds ?? 0,
+            Title = $"MM-DiT on {data.Name}, rectified flow",
+        }, CancellationToken.None);
+        if (!result.Finished) return TrainingLoop.InterruptedExitCode;
         var ema = trainer.EmaModel();
         var prompts = ShowcasePrompts(data);
         string grid = Path.Combine(outDir, "samples.png");
@@ -76,8 +87,8 @@ public static class MmDitCommands
     public static int Sample(Args args)
     {
         string checkpoint = args.String("checkpoint") ?? Path.Combine("runs", "mmdit", "mmdit.safetensors");
-        string prompt = args.String("prompt") ?? throw new UsageException("--prompt \"...\" is required");
-        string outPath = args.String("out") ?? throw new UsageException("--out F.png is required");
+        string prompt = args.Required("prompt");
+        string outPath = args.Required("out");
         int n = args.Int("n", 16, 1, 1024), steps = args.Int("steps", 20, 1, 1000);
         float guidance = args.Float("guidance", 4f), shift = args.Float("shift", 2f);
         ulong seed = (ulong)args.Int("seed", 0, 0);

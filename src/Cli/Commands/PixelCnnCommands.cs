@@ -6,6 +6,7 @@ using Engine.IO;
 using Engine.Optim;
 using Engine.Random;
 using Models.PixelCnn;
+using Models.Training;
 using Spectre.Console;
 
 namespace Cli.Commands;
@@ -16,58 +17,58 @@ namespace Cli.Commands;
 /// </summary>
 public static class PixelCnnCommands
 {
-    /// <summary><c>engine train pixelcnn [--data DIR] [--steps N] [--batch B] [--lr LR] [--channels C] [--layers L] [--kernel K] [--unconditional] [--test-images N] [--seed S] [--out DIR]</c>.</summary>
+    /// <summary><c>engine train pixelcnn [--data DIR] [--steps N] [--batch B] [--lr LR] [--channels C] [--layers L] [--kernel K] [--unconditional] [--test-images N] [--seed S] [--out DIR] [--resume] [--force] [--save-every N]</c>;
+    /// the run checkpoint is DIR/run.safetensors, the model for sampling and evaluation DIR/pixelcnn.safetensors.</summary>
     public static int Train(Args args, string commandLine)
     {
+        bool resume = args.Flag("resume"), force = args.Flag("force");
+        FamilyTraining.RefuseChangedOptions(args, resume, "steps", "batch", "lr", "channels", "layers", "kernel", "unconditional", "head", "seed");
         int steps = args.Int("steps", 1500, 1, 10_000_000), batch = args.Int("batch", 32, 1, 4096);
         float lr = args.Float("lr", 2e-3f);
-        var config = new PixelCnnConfig(args.Int("channels", 32, 1, 1024), args.Int("layers", 6, 1, 64), args.Int("kernel", 3, 3, 15),
+        var model = new PixelCnnConfig(args.Int("channels", 32, 1, 1024), args.Int("layers", 6, 1, 64), args.Int("kernel", 3, 3, 15),
             args.Flag("unconditional") ? 0 : 10, args.Int("head", 64, 1, 4096));
         int testImages = args.Int("test-images", 1000, 1, 1_000_000);
+        int saveEvery = args.Int("save-every", 500, 0);
         string? dataDir = args.String("data");
-        string outDir = FamilyRun.PrepareOut(args.String("out", Path.Combine("runs", "pixelcnn")));
+        string outDir = args.String("out", Path.Combine("runs", "pixelcnn"));
         ulong seed = (ulong)args.Int("seed", 0, 0);
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
 
         var train = FashionMnist.Load(dataDir, DataSplit.Train);
         var test = FashionMnist.Load(dataDir, DataSplit.Test);
-        var model = new GatedPixelCnn(config, new Generator(seed));
-        AnsiConsole.MarkupLine($"[bold]train pixelcnn[/]: {Markup.Escape(config.ToString())}, {model.ParameterCount():N0} parameters, on {train.Count:N0} images from {Markup.Escape(train.Source)}");
-        var opt = new AdamW(model.Parameters(), lr: lr, weightDecay: 0f) { Schedule = LrSchedule.Cosine(lr, steps, warmupSteps: Math.Min(100, steps / 10)) };
-        var bpd = new List<float>();
-        var elapsed = FamilyRun.Train(train, steps, batch, seed, (_, x, y) =>
-        {
-            var loss = model.Nll(x, config.Classes > 0 ? y : null).Mean() / (28 * 28 * MathF.Log(2));   // bits/dim
-            opt.ZeroGrad();
-            loss.Backward();
-            opt.Step();
-            bpd.Add(loss.Item());
-            return $"train {FamilyRun.Recent(bpd):F3} bits/dim";
-        });
+        TrainingLoop.PrepareFolder(outDir, FamilyTraining.CheckpointName, resume, force);
+        RunInfo? info = null;
+        var run = resume ? PixelCnnRun.Resume(Path.Combine(outDir, FamilyTraining.CheckpointName), train, out info)
+            : new PixelCnnRun(new PixelCnnRunConfig(model, steps, lr, batch, seed), train);
+        var config = run.Config.Model;
+        var net = run.Model;
+        AnsiConsole.MarkupLine($"[bold]train pixelcnn[/]: {Markup.Escape(config.ToString())}, {net.ParameterCount():N0} parameters, on {train.Count:N0} images from {Markup.Escape(train.Source)}");
+        var result = FamilyTraining.Train(run, outDir, run.Config.TotalSteps, commandLine, "Gated PixelCNN: training NLL (bits/dim)", info?.TrainSeconds ?? 0, saveEvery);
+        if (result is null) return TrainingLoop.InterruptedExitCode;
 
         int n = Math.Min(testImages, test.Count);
         var evalClock = Stopwatch.StartNew();
-        double testBpd = model.BitsPerDim(test, limit: n);
-        AnsiConsole.MarkupLine($"exact test NLL: [bold]{testBpd:F4} bits/dim[/] on {n:N0} test images ({evalClock.Elapsed.TotalSeconds:F1} s, one parallel pass per batch); training took {elapsed.TotalSeconds:F0} s");
+        double testBpd = net.BitsPerDim(test, limit: n);
+        AnsiConsole.MarkupLine($"exact test NLL: [bold]{testBpd:F4} bits/dim[/] on {n:N0} test images ({evalClock.Elapsed.TotalSeconds:F1} s, one parallel pass per batch); training took {result.TotalSeconds:F0} s");
 
         string ckpt = Path.Combine(outDir, "pixelcnn.safetensors");
-        model.Save(ckpt, new Dictionary<string, string>
+        net.Save(ckpt, new Dictionary<string, string>
         {
-            ["command"] = commandLine, ["steps"] = steps.ToString(CultureInfo.InvariantCulture), ["batch"] = batch.ToString(CultureInfo.InvariantCulture),
-            ["train_seconds"] = elapsed.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture), ["train_source"] = train.Source,
+            ["command"] = commandLine, ["steps"] = result.Step.ToString(CultureInfo.InvariantCulture), ["batch"] = run.Config.BatchSize.ToString(CultureInfo.InvariantCulture),
+            ["train_seconds"] = result.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture), ["train_source"] = train.Source,
             ["test_bits_per_dim"] = testBpd.ToString("F4", CultureInfo.InvariantCulture), ["test_images"] = n.ToString(CultureInfo.InvariantCulture),
         });
         string samples = Path.Combine(outDir, "samples.png"), curve = Path.Combine(outDir, "loss.png");
-        WriteSamples(model, samples, 10, seed + 1, 1f, naive: false);
-        LossPlot.Save(curve, bpd, "Gated PixelCNN: training NLL (bits/dim)");
-        FamilyRun.Wrote(ckpt, samples, curve);
+        WriteSamples(net, samples, 10, run.Config.Seed + 1, 1f, naive: false);
+        FamilyTraining.Wrote(ckpt, samples, curve);
         return 0;
     }
 
     /// <summary><c>engine sample pixelcnn --checkpoint F [--per-class N] [--temperature T] [--naive] [--seed S] [--out grid.png]</c>.</summary>
     public static int Sample(Args args)
     {
-        string ckpt = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
+        string ckpt = args.Required("checkpoint");
         int perClass = args.Int("per-class", 10, 1, 1000);
         float temperature = args.Float("temperature", 1f);
         bool naive = args.Flag("naive");
@@ -76,7 +77,7 @@ public static class PixelCnnCommands
         args.RejectUnknown();
         var (model, _) = GatedPixelCnn.Load(ckpt);
         WriteSamples(model, outPath, perClass, seed, temperature, naive);
-        FamilyRun.Wrote(outPath);
+        FamilyTraining.Wrote(outPath);
         return 0;
     }
 
@@ -86,8 +87,8 @@ public static class PixelCnnCommands
     /// </summary>
     public static IReadOnlyList<EvalCommand.Metric> Eval(Args args, EvalCommand.EvalContext c)
     {
-        string ckpt = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
-        int images = args.Int("images", c.Test.Count, 1, 1_000_000), costImages = args.Int("cost-images", 20, 1, 10_000);
+        string ckpt = args.Required("checkpoint");
+        int images = args.Int("images", 10_000, 1, 1_000_000), costImages = args.Int("cost-images", 20, 1, 10_000);
         args.RejectUnknown();
         var (model, meta) = GatedPixelCnn.Load(ckpt);
         int n = Math.Min(images, c.Test.Count);
@@ -109,7 +110,7 @@ public static class PixelCnnCommands
     static void WriteSamples(GatedPixelCnn model, string path, int perClass, ulong seed, float temperature, bool naive)
     {
         int classes = model.Config.Classes;
-        var labels = FamilyRun.ClassRows(classes, perClass);
+        var labels = FamilyTraining.ClassRows(classes, perClass);
         var sampler = new PixelCnnSampler(model);
         var clock = Stopwatch.StartNew();
         var images = naive

@@ -14,8 +14,8 @@ public static class SampleDdpmCommand
 {
     public static int Run(Args args)
     {
-        string checkpoint = args.String("checkpoint", DdpmTraining.ShippedCheckpoint);
-        string outPath = args.String("out") ?? throw new UsageException("--out grid.png is required");
+        string checkpoint = args.String("checkpoint", TrainDdpmCommand.ShippedCheckpoint);
+        string outPath = args.Required("out");
         var kind = SamplerKindOption(args);
         int steps = args.Int("steps", 50, 1, 100_000);
         float eta = args.Float("eta", 0f);

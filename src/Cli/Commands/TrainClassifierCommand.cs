@@ -1,76 +1,63 @@
-using System.Diagnostics;
 using Engine.Autograd;
 using Engine.Data;
 using Engine.Nn;
 using Engine.Optim;
 using Engine.Random;
 using Models.Classifier;
+using Models.Training;
 using Spectre.Console;
 
 namespace Cli.Commands;
 
 /// <summary>
-/// <c>engine train classifier [--data DIR] [--epochs E] [--batch B] [--lr LR] [--width W] [--hidden H] [--dropout P] [--seed S] [--out F]</c>:
-/// trains the Fashion-MNIST classifier whose features define FCD and whose predictions define conditional
-/// accuracy (the full 60k set when found, else the embedded part), with AdamW and a cosine schedule, then
-/// reports test accuracy per class and writes the checkpoint (default <c>checkpoints/fmnist-classifier.safetensors</c>).
+/// <c>engine train classifier [--data DIR] [--epochs E] [--batch B] [--lr LR] [--width W] [--hidden H] [--dropout P] [--seed S]
+/// [--out DIR] [--classifier F] [--resume] [--force] [--save-every N]</c>: trains the Fashion-MNIST classifier whose features
+/// define FCD and whose predictions define conditional accuracy (the full 60k set when found, else the embedded part), with
+/// AdamW and a cosine schedule, through the training loop (run checkpoint DIR/run.safetensors, default runs/classifier), then
+/// reports test accuracy per class and writes the classifier (default <c>checkpoints/fmnist-classifier.safetensors</c>).
 /// </summary>
 public static class TrainClassifierCommand
 {
     public static int Run(Args args, string commandLine)
     {
+        bool resume = args.Flag("resume"), force = args.Flag("force");
+        FamilyTraining.RefuseChangedOptions(args, resume, "epochs", "batch", "lr", "width", "hidden", "dropout", "seed");
         int epochs = args.Int("epochs", 12, 1, 1000);
         int batch = args.Int("batch", 128, 1, 4096);
         float lr = args.Float("lr", 2e-3f);
         int width = args.Int("width", 32, 1, 512), hidden = args.Int("hidden", 128, 1, 4096);
         float dropout = args.Float("dropout", 0.3f);
+        int saveEvery = args.Int("save-every", 1000, 0);
         string? dataDir = args.String("data");
-        string outPath = args.String("out", ClassifierCheckpoint.DefaultPath);
+        string outDir = args.String("out", Path.Combine("runs", "classifier"));
+        string classifierPath = args.String("classifier", ClassifierCheckpoint.DefaultPath);
         ulong seed = (ulong)args.Int("seed", 0, 0);
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
 
         var train = FashionMnist.Load(dataDir, DataSplit.Train);
         var test = FashionMnist.Load(dataDir, DataSplit.Test);
-        AnsiConsole.MarkupLine($"[bold]train classifier[/]: SmallConvNet(width {width}, hidden {hidden}) on {train.Count:N0} training and {test.Count:N0} test images from {Markup.Escape(train.Source)}");
+        TrainingLoop.PrepareFolder(outDir, FamilyTraining.CheckpointName, resume, force);
+        RunInfo? info = null;
+        var run = resume ? ClassifierRun.Resume(Path.Combine(outDir, FamilyTraining.CheckpointName), train, out info)
+            : new ClassifierRun(new ClassifierRunConfig(epochs * Math.Max(1, train.Count / batch), width, hidden, dropout, lr, BatchSize: batch, Seed: seed), train);
+        var c = run.Config;
+        AnsiConsole.MarkupLine($"[bold]train classifier[/]: SmallConvNet(width {c.Width}, hidden {c.Hidden}) on {train.Count:N0} training and {test.Count:N0} test images from {Markup.Escape(train.Source)}");
+        var result = FamilyTraining.Train(run, outDir, c.TotalSteps, commandLine, "classifier: cross-entropy", info?.TrainSeconds ?? 0, saveEvery);
+        if (result is null) return TrainingLoop.InterruptedExitCode;
 
-        var model = new SmallConvNet(new Generator(seed), width, hidden: hidden, dropout: dropout);
-        var loader = new DataLoader(train, batch, shuffle: true, dropLast: true, seed: seed);
-        int totalSteps = epochs * loader.BatchesPerEpoch, step = 0;
-        var opt = new AdamW(model.Parameters(), lr: lr, weightDecay: 5e-4f) { Schedule = LrSchedule.Cosine(lr, totalSteps, warmupSteps: Math.Min(200, totalSteps / 10)) };
-        var clock = Stopwatch.StartNew();
-        var recent = new Queue<float>();
-
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-            .Start(ctx =>
-            {
-                var task = ctx.AddTask("training", maxValue: totalSteps);
-                for (int epoch = 0; epoch < epochs; epoch++)
-                    foreach (var (x, y) in loader.Batches(epoch))
-                    {
-                        var loss = Losses.CrossEntropy(model.Forward(x), y);
-                        opt.ZeroGrad();
-                        loss.Backward();
-                        opt.Step();
-                        recent.Enqueue(loss.Item());
-                        if (recent.Count > 50) recent.Dequeue();
-                        step++;
-                        task.Description = $"epoch {epoch + 1}/{epochs}  step {step}/{totalSteps}  loss {recent.Average():F3}  {step * batch / clock.Elapsed.TotalSeconds:F0} img/s";
-                        task.Increment(1);
-                    }
-            });
-
+        var model = run.Model;
         model.Eval();
         double accuracy = model.Accuracy(test.Images, test.Labels);
         var table = new Table().AddColumns("class", "test accuracy");
         var perClass = PerClassAccuracy(model, test);
-        for (int c = 0; c < perClass.Length; c++) table.AddRow(FashionMnist.ClassNames[c], perClass[c].ToString("P1"));
+        for (int k = 0; k < perClass.Length; k++) table.AddRow(FashionMnist.ClassNames[k], perClass[k].ToString("P1"));
         AnsiConsole.Write(table);
 
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(outPath));
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(classifierPath));
         if (dir != null) Directory.CreateDirectory(dir);
-        ClassifierCheckpoint.Save(outPath, model, accuracy, commandLine);
-        AnsiConsole.MarkupLine($"test accuracy [bold]{accuracy:P2}[/] after {epochs} epochs ({totalSteps} steps) in {clock.Elapsed.TotalSeconds:F0} s; wrote [link]{Markup.Escape(outPath)}[/]");
+        ClassifierCheckpoint.Save(classifierPath, model, accuracy, commandLine);
+        AnsiConsole.MarkupLine($"test accuracy [bold]{accuracy:P2}[/] after {c.TotalSteps} steps in {result.TotalSeconds:F0} s; wrote [link]{Markup.Escape(classifierPath)}[/]");
         return 0;
     }
 

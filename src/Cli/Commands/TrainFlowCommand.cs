@@ -4,12 +4,13 @@ using Engine.Data;
 using Engine.IO;
 using Engine.Random;
 using Models.Flows;
+using Models.Training;
 using Spectre.Console;
 
 namespace Cli.Commands;
 
 /// <summary>
-/// <c>engine train flow [--toy NAME | --data DIR] [--steps N] [--batch B] [--lr LR] [--hidden H] [--blocks K] [--test N] [--seed S] [--out DIR]</c>:
+/// <c>engine train flow [--toy NAME | --data DIR] [--steps N] [--batch B] [--lr LR] [--hidden H] [--blocks K] [--test N] [--seed S] [--out DIR] [--resume] [--force] [--save-every N]</c>:
 /// maximum-likelihood training of a normalizing flow. With <c>--toy</c> (moons, 8gaussians, checkerboard,
 /// swissroll) a 2D RealNVP; it writes the model density beside the data histogram, samples and the loss curve,
 /// and prints the held-out NLL. Otherwise the multi-scale RealNVP/Glow flow on Fashion-MNIST (embedded, or the
@@ -25,6 +26,17 @@ public static class TrainFlowCommand
         return toy is not null ? Toy(args, toy, commandLine) : Images(args, dataDir, commandLine);
     }
 
+    /// <summary>A new run from the options, or the saved one with --resume (whose settings are kept).</summary>
+    static (FlowRun Run, double Previous) Open(Args args, bool resume, bool force, FlowRunConfig config, ImageDataset? data, string outDir)
+    {
+        FamilyTraining.RefuseChangedOptions(args, resume, "steps", "batch", "lr", "hidden", "blocks", "seed");
+        TrainingLoop.PrepareFolder(outDir, FamilyTraining.CheckpointName, resume, force);
+        if (!resume) return (new FlowRun(config, data), 0);
+        var run = FlowRun.Resume(Path.Combine(outDir, FamilyTraining.CheckpointName), data, out var info);
+        if (run.Config.Toy != config.Toy) throw new UsageException($"--resume: the saved run trained on '{run.Config.Toy ?? "images"}', not '{config.Toy ?? "images"}'");
+        return (run, info.TrainSeconds);
+    }
+
     static int Toy(Args args, string toy, string commandLine)
     {
         int steps = args.Int("steps", 3000, 1, 10_000_000), batch = args.Int("batch", 256, 1, 65536);
@@ -32,14 +44,18 @@ public static class TrainFlowCommand
         int hidden = args.Int("hidden", 64, 1, 4096), blocks = args.Int("blocks", 8, 1, 256);
         ulong seed = (ulong)args.Int("seed", 0, 0);
         string outDir = args.String("out", Path.Combine("runs", "flow-" + toy));
-        args.RejectUnknown();
         _ = Toy2D.Sample(toy, 1, new Generator(0));                                  // unknown names fail before training
+        int saveEvery = args.Int("save-every", 1000, 0);
+        bool resume = args.Flag("resume"), force = args.Flag("force");
+        FamilyTraining.ReadMachine(args);
+        args.RejectUnknown();
+        var (run, previous) = Open(args, resume, force, new FlowRunConfig(toy, hidden, blocks, steps, lr, batch, seed), null, outDir);
+        (seed, blocks) = (run.Config.Seed, run.Config.Blocks);
 
-        var g = new Generator(seed);
-        var flow = NormalizingFlow.RealNvp2D(g, blocks, hidden);
+        var flow = run.Flow;
         AnsiConsole.MarkupLine($"[bold]train flow[/]: RealNVP ({blocks} blocks of ActNorm, LU linear, affine coupling; {flow.ParameterCount():N0} parameters) on {toy}");
-        var trainer = new FlowTrainer(flow, lr, steps);
-        var losses = FlowProgress.Run("RealNVP", steps, batch, _ => trainer.Step(Toy2D.Sample(toy, batch, g)), "NLL");
+        var result = FamilyTraining.Train(run, outDir, run.Config.TotalSteps, commandLine, $"RealNVP on {toy}: NLL (nats) per step", previous, saveEvery);
+        if (result is null) return TrainingLoop.InterruptedExitCode;
 
         flow.Eval();
         var test = Toy2D.Sample(toy, 10_000, new Generator(seed + 1_000_003));
@@ -54,18 +70,17 @@ public static class TrainFlowCommand
             density = flow.LogProb(FlowPictures.Grid(n, view)).Exp().ToArray();
             samples = flow.Sample(4000, new Generator(seed + 7));
         }
-        var densityPath = FlowProgress.OutPath(outDir, "density.png");
+        var densityPath = Path.Combine(outDir, "density.png");
         FlowPictures.WriteRow(densityPath,
         [
             FlowPictures.HeatMap(FlowPictures.Histogram(test, n, view), n, view, $"{toy}: data histogram"),
             FlowPictures.HeatMap(density, n, view, $"RealNVP density, NLL {nll:F3} nats"),
         ]);
-        var samplesPath = FlowProgress.OutPath(outDir, "samples.png");
+        var samplesPath = Path.Combine(outDir, "samples.png");
         FlowPictures.WriteRow(samplesPath, [FlowPictures.Scatter(Toy2D.Sample(toy, 4000, new Generator(seed + 9)), $"{toy}: data", view), FlowPictures.Scatter(samples, "RealNVP samples", view, color: "#c0392b")]);
-        var lossPath = FlowProgress.OutPath(outDir, "loss.png");
-        LossPlot.Save(lossPath, losses, $"RealNVP on {toy}: NLL (nats) per step");
-        var weights = FlowProgress.OutPath(outDir, "flow.safetensors");
-        SafeTensors.Save(weights, flow.StateDict(), new Dictionary<string, string> { ["model"] = "RealNvp2D", ["blocks"] = $"{blocks}", ["hidden"] = $"{hidden}", ["command"] = commandLine });
+        var lossPath = Path.Combine(outDir, "loss.png");
+        var weights = Path.Combine(outDir, "flow.safetensors");
+        SafeTensors.Save(weights, flow.StateDict(), new Dictionary<string, string> { ["model"] = "RealNvp2D", ["blocks"] = $"{blocks}", ["hidden"] = $"{run.Config.Hidden}", ["command"] = commandLine });
 
         AnsiConsole.MarkupLine($"held-out NLL on 10,000 {toy} points: [bold]{nll:F4} nats[/] ({nll / 2 / Math.Log(2):F4} bits/dim)");
         AnsiConsole.MarkupLine($"wrote {densityPath}, {samplesPath}, {lossPath}, {weights}");
@@ -80,35 +95,29 @@ public static class TrainFlowCommand
         int testCount = args.Int("test", 1000, 1, 1_000_000);
         ulong seed = (ulong)args.Int("seed", 0, 0);
         string outDir = args.String("out", Path.Combine("runs", "flow-fmnist"));
+        int saveEvery = args.Int("save-every", 500, 0);
+        bool resume = args.Flag("resume"), force = args.Flag("force");
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
-
         var train = FashionMnist.Load(dataDir, DataSplit.Train);
         var test = FashionMnist.Load(dataDir, DataSplit.Test);
+        var (run, previous) = Open(args, resume, force, new FlowRunConfig(null, hidden, blocks, steps, lr, batch, seed), train, outDir);
         testCount = Math.Min(testCount, test.Count);
-        var g = new Generator(seed);
-        var config = new MultiScaleFlowConfig(1, 28, 28, hidden, CheckerboardCouplings: 2, StepsPerScale: blocks, Scales: 2);
-        var flow = NormalizingFlow.Image(config, g);
+        (seed, blocks, hidden) = (run.Config.Seed, run.Config.Blocks, run.Config.Hidden);
+        var config = run.Config.ImageFlow;
+        var flow = run.Flow;
         AnsiConsole.MarkupLine($"[bold]train flow[/]: multi-scale RealNVP/Glow ({flow.ParameterCount():N0} parameters, {blocks} steps per scale, width {hidden}) on {train.Count:N0} images from {Markup.Escape(train.Source)}");
-        var trainer = new FlowTrainer(flow, lr, steps);
-        var loader = new DataLoader(train, batch, shuffle: true, dropLast: true, seed: seed);
-        var batches = Enumerable.Range(0, int.MaxValue).SelectMany(loader.Batches).GetEnumerator();
-        var losses = FlowProgress.Run("flow", steps, batch, _ =>
-        {
-            batches.MoveNext();
-            var y = Dequantization.Uniform(batches.Current.X, g);
-            // NLL of the dequantised data in nats → bits/dim of the 8-bit data (range 1).
-            return (float)Models.Evaluation.BitsPerDim.FromContinuousNll(trainer.Step(y), flow.Dims, 1.0);
-        }, "bits/dim");
+        var result = FamilyTraining.Train(run, outDir, run.Config.TotalSteps, commandLine, "multi-scale flow on Fashion-MNIST: training bits/dim", previous, saveEvery);
+        if (result is null) return TrainingLoop.InterruptedExitCode;
 
         flow.Eval();
         double bpd = flow.BitsPerDimension(test.Images.Narrow(0, 0, testCount), new Generator(seed + 11));
-        var gridPath = FlowProgress.OutPath(outDir, "samples.png");
+        var gridPath = Path.Combine(outDir, "samples.png");
         var t07 = flow.Sample(32, new Generator(seed + 5), 0.7f).Clamp(0f, 1f);
         var t10 = flow.Sample(32, new Generator(seed + 5), 1.0f).Clamp(0f, 1f);
         ImageGrid.Write(gridPath, Tensor.Cat([t07, t10], 0), columns: 16, padValue: 1f);
-        var lossPath = FlowProgress.OutPath(outDir, "loss.png");
-        LossPlot.Save(lossPath, losses, "multi-scale flow on Fashion-MNIST: training bits/dim");
-        var weights = FlowProgress.OutPath(outDir, "flow.safetensors");
+        var lossPath = Path.Combine(outDir, "loss.png");
+        var weights = Path.Combine(outDir, "flow.safetensors");
         SafeTensors.Save(weights, flow.StateDict(), new Dictionary<string, string> { ["model"] = "MultiScaleFlow", ["config"] = config.ToString(), ["command"] = commandLine });
         AnsiConsole.MarkupLine($"test bits/dim on {testCount:N0} images (uniform dequantisation, exact likelihood): [bold]{bpd:F4}[/]");
         AnsiConsole.MarkupLine($"wrote {gridPath} (top two rows temperature 0.7, bottom two 1.0), {lossPath}, {weights}");

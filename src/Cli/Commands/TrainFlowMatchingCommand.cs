@@ -7,6 +7,7 @@ using Engine.Nn;
 using Engine.Random;
 using Models.Diffusion;
 using Models.FlowMatching;
+using Models.Training;
 using Spectre.Console;
 
 namespace Cli.Commands;
@@ -36,23 +37,25 @@ public static class TrainFlowMatchingCommand
         return toy is not null ? Toy(args, toy, commandLine, rectified) : Images(args, dataDir, commandLine, rectified);
     }
 
-    /// <summary>Trains on fixed pairs (x₀, x₁) drawn in batches: the reflow phase.</summary>
-    static List<float> TrainOnPairs(FlowMatchingTrainer trainer, Tensor x0, Tensor x1, int[]? labels, int steps, int batch, ulong seed, string label)
+    /// <summary>A new run from the options, or the saved one with --resume (whose settings are kept).</summary>
+    static (FlowMatchingRun Run, double Previous) Open(Args args, bool resume, bool force, FlowMatchingRunConfig config, ImageDataset? data, string outDir)
     {
-        int b = x0.Shape[0];
-        var joined = Tensor.Cat([x0.Reshape(b, 1, -1), x1.Reshape(b, 1, -1)], 1);     // (N, 2, D)
-        var loader = new DataLoader(joined, labels, batch, shuffle: true, dropLast: true, seed: seed);
-        var batches = Endless(loader, "--pairs");
-        int[] sample = x0.Shape[1..];
-        return FlowProgress.Run(label, steps, batch, _ =>
+        FamilyTraining.RefuseChangedOptions(args, resume, "steps", "reflow-steps", "pairs", "pair-steps", "batch", "lr", "hidden", "width", "blocks", "ema", "seed");
+        TrainingLoop.PrepareFolder(outDir, FamilyTraining.CheckpointName, resume, force);
+        FlowMatchingRun run;
+        double previous = 0;
+        if (!resume)
         {
-            batches.MoveNext();
-            var (pair, y) = batches.Current;
-            int n = pair.Shape[0];
-            var p0 = pair.Narrow(1, 0, 1).Contiguous().Reshape([n, .. sample]);
-            var p1 = pair.Narrow(1, 1, 1).Contiguous().Reshape([n, .. sample]);
-            return trainer.Step(p1, labels is null ? null : y, p0);
-        });
+            try { run = new FlowMatchingRun(config, data); }
+            catch (ArgumentException e) when (e.Message.StartsWith("--", StringComparison.Ordinal)) { throw new UsageException(e.Message); }
+        }
+        else
+        {
+            run = FlowMatchingRun.Resume(Path.Combine(outDir, FamilyTraining.CheckpointName), config.Rectified ? "rectified" : "cfm", data, out var info);
+            previous = info.TrainSeconds;
+            if (run.Config.Toy != config.Toy) throw new UsageException($"--resume: the saved run trained on '{run.Config.Toy ?? "images"}', not '{config.Toy ?? "images"}'");
+        }
+        return (run, previous);
     }
 
     // ------------------------------------------------------------------ 2D toys
@@ -65,29 +68,21 @@ public static class TrainFlowMatchingCommand
         int hidden = args.Int("hidden", 128, 1, 4096);
         ulong seed = (ulong)args.Int("seed", 0, 0);
         string outDir = args.String("out", Path.Combine("runs", (rectified ? "rectified-" : "cfm-") + toy));
-        args.RejectUnknown();
-        if (rectified) RequireBatch(pairCount, batch, "--pairs");
         _ = Toy2D.Sample(toy, 1, new Generator(0));
+        int saveEvery = args.Int("save-every", 1000, 0);
+        bool resume = args.Flag("resume"), force = args.Flag("force");
+        FamilyTraining.ReadMachine(args);
+        args.RejectUnknown();
+        var (run, previous) = Open(args, resume, force, new FlowMatchingRunConfig(rectified, toy, steps, rectified ? reflowSteps : 0, pairCount, lr, batch, Hidden: hidden, Seed: seed), null, outDir);
+        seed = run.Config.Seed;
 
-        var g = new Generator(seed);
-        var field = new MlpVelocityField(2, hidden, g);
-        AnsiConsole.MarkupLine($"[bold]train {(rectified ? "rectified" : "cfm")}[/]: MLP vector field ({field.ParameterCount():N0} parameters) on {toy}, straight path x_t = (1 − t)·x₀ + t·x₁");
-        var trainer = new FlowMatchingTrainer(field, lr, steps, seed + 1);
-        var losses = FlowProgress.Run("flow matching", steps, batch, _ => trainer.Step(Toy2D.Sample(toy, batch, g)));
-        var models = new List<(string Name, MlpVelocityField Field)> { (rectified ? "1-rectified" : "CFM", field) };
+        AnsiConsole.MarkupLine($"[bold]train {(rectified ? "rectified" : "cfm")}[/]: MLP vector field ({((Module)run.FirstField).ParameterCount():N0} parameters) on {toy}, straight path x_t = (1 − t)·x₀ + t·x₁" +
+            (rectified ? $"; after {run.Config.Steps} steps, reflow on {run.Config.Pairs:N0} pairs (noise, sample) drawn from it by Dormand–Prince (rtol 1e-5)" : ""));
+        var result = FamilyTraining.Train(run, outDir, run.Config.TotalSteps, commandLine, rectified ? "flow matching, then reflow: loss per step" : $"flow matching on {toy}: loss per step", previous, saveEvery);
+        if (result is null) return TrainingLoop.InterruptedExitCode;
+        var models = new List<(string Name, MlpVelocityField Field)> { (rectified ? "1-rectified" : "CFM", (MlpVelocityField)run.FirstField) };
+        if (rectified) models.Add(("2-rectified", (MlpVelocityField)run.SecondField!));
         var reference = new OdeOptions(OdeMethod.DormandPrince, RelativeTolerance: 1e-5, AbsoluteTolerance: 1e-5);
-
-        if (rectified)
-        {
-            var clock = Stopwatch.StartNew();
-            var (x0, x1, _) = Reflow.Pairs(field, pairCount, [2], reference, new Generator(seed + 2));
-            AnsiConsole.MarkupLine($"reflow: {pairCount:N0} pairs (noise, sample) from the 1-rectified flow by Dormand–Prince (rtol 1e-5) in {clock.Elapsed.TotalSeconds:F1} s");
-            var second = new MlpVelocityField(2, hidden, new Generator(seed + 3));
-            second.LoadStateDict(field.StateDict());                                 // reflow starts from the first flow
-            var trainer2 = new FlowMatchingTrainer(second, lr, reflowSteps, seed + 4);
-            losses.AddRange(TrainOnPairs(trainer2, x0, x1, null, reflowSteps, batch, seed + 5, "reflow"));
-            models.Add(("2-rectified", second));
-        }
 
         var test = Toy2D.Sample(toy, 4000, new Generator(seed + 1_000_003));
         var noise = Tensor.Randn([4000, 2], new Generator(seed + 17));
@@ -126,16 +121,15 @@ public static class TrainFlowMatchingCommand
         table.AddRow([.. new[] { "data (independent draw)", "", "" }.Concat(FewSteps.Select(_ => "")).Append(SlicedWasserstein.Distance(Toy2D.Sample(toy, 4000, new Generator(seed + 99)), test, 200, new Generator(9)).ToString("F4"))]);
         AnsiConsole.Write(table);
 
-        string densityPath = FlowProgress.OutPath(outDir, "density.png"), trajPath = FlowProgress.OutPath(outDir, "trajectories.png");
-        string fewPath = FlowProgress.OutPath(outDir, "few-steps.png"), lossPath = FlowProgress.OutPath(outDir, "loss.png");
+        string densityPath = Path.Combine(outDir, "density.png"), trajPath = Path.Combine(outDir, "trajectories.png");
+        string fewPath = Path.Combine(outDir, "few-steps.png"), lossPath = Path.Combine(outDir, "loss.png");
         FlowPictures.WriteRow(densityPath, densityPanels);
         FlowPictures.WriteRow(trajPath, trajectoryPanels);
         int perRow = FewSteps.Length + 1;
         var rows = Enumerable.Range(0, models.Count).Select(r => (IReadOnlyList<Engine.IO.PngImage>)fewStepPanels.Skip(r * perRow).Take(perRow).ToList()).ToList();
         FlowPictures.Write(fewPath, rows);
-        LossPlot.Save(lossPath, losses, rectified ? "flow matching, then reflow on fixed pairs: loss per step" : "conditional flow matching: loss per step");
         foreach (var (name, f) in models)
-            SafeTensors.Save(FlowProgress.OutPath(outDir, $"{name.ToLowerInvariant()}.safetensors"), f.StateDict(),
+            SafeTensors.Save(Path.Combine(outDir, $"{name.ToLowerInvariant()}.safetensors"), f.StateDict(),
                 new Dictionary<string, string> { ["model"] = "MlpVelocityField", ["hidden"] = $"{hidden}", ["command"] = commandLine });
         AnsiConsole.MarkupLine("SW₁: sliced Wasserstein-1 distance of 4,000 samples to 4,000 held-out data points (200 directions); straightness: ∫E‖(X₁−X₀) − v(X_t, t)‖² dt over 100 Euler steps; NLL by the CNF with exact divergence and Dormand–Prince (rtol 1e-5) on 2,000 held-out points");
         AnsiConsole.MarkupLine($"wrote {densityPath}, {trajPath}, {fewPath}, {lossPath} and the weights in {outDir}");
@@ -154,41 +148,26 @@ public static class TrainFlowMatchingCommand
         float ema = args.Float("ema", 0.999f);
         ulong seed = (ulong)args.Int("seed", 0, 0);
         string outDir = args.String("out", Path.Combine("runs", rectified ? "rectified-fmnist" : "cfm-fmnist"));
+        int saveEvery = args.Int("save-every", 500, 0);
+        bool resume = args.Flag("resume"), force = args.Flag("force");
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
         if (width % 8 != 0) throw new UsageException($"--width {width} must be a multiple of 8 (GroupNorm with 8 groups)");
         if (rectified) RequireBatch(pairCount, batch, "--pairs");                 // before training, not after it
 
         var train = FashionMnist.Load(dataDir, DataSplit.Train);
         var test = FashionMnist.Load(dataDir, DataSplit.Test);
-        var g = new Generator(seed);
-        var config = new UNetConfig(BaseChannels: width, ResBlocks: blocks);
-        var net = new UNet(config, g);
-        var field = new UNetVelocityField(net);
-        AnsiConsole.MarkupLine($"[bold]train {(rectified ? "rectified" : "cfm")}[/]: UNet-S (width {width}, {net.ParameterCount():N0} parameters) as a class-conditional vector field on {train.Count:N0} images from {Markup.Escape(train.Source)}; labels dropped with p = 0.1 for guidance");
-        var trainer = new FlowMatchingTrainer(field, lr, steps, seed + 1, labelDrop: 0.1f, emaOf: net, emaDecay: ema);
-        var loader = new DataLoader(train, batch, shuffle: true, dropLast: true, seed: seed);
-        var batches = Endless(loader, "training images");
-        var clock = Stopwatch.StartNew();
-        var losses = FlowProgress.Run("flow matching", steps, batch, _ =>
-        {
-            batches.MoveNext();
-            var (x, y) = batches.Current;
-            return trainer.Step(Dequantization(x, g), y);
-        });
-        var first = Averaged(trainer, config);
-        var models = new List<(string Name, UNetVelocityField Field, double Seconds)> { (rectified ? "1-rectified" : "CFM", first, clock.Elapsed.TotalSeconds) };
-
-        if (rectified)
-        {
-            clock.Restart();
-            var (x0, x1, labels) = Reflow.Pairs(first, pairCount, [1, 28, 28], new OdeOptions(OdeMethod.Rk4, pairSteps), new Generator(seed + 2), batch: 100, classes: 10);
-            AnsiConsole.MarkupLine($"reflow: {pairCount:N0} class-conditional pairs from the 1-rectified flow (EMA weights, RK4, {pairSteps} steps) in {clock.Elapsed.TotalSeconds:F0} s");
-            var second = new UNet(config, new Generator(seed + 3));
-            second.LoadStateDict(first.Net.StateDict());                                                // reflow starts from the first flow
-            var trainer2 = new FlowMatchingTrainer(new UNetVelocityField(second), lr, reflowSteps, seed + 4, labelDrop: 0.1f, emaOf: second, emaDecay: ema);
-            losses.AddRange(TrainOnPairs(trainer2, x0, x1, labels, reflowSteps, batch, seed + 5, "reflow"));
-            models.Add(("2-rectified", Averaged(trainer2, config), clock.Elapsed.TotalSeconds));
-        }
+        var (run, previous) = Open(args, resume, force, new FlowMatchingRunConfig(rectified, null, steps, rectified ? reflowSteps : 0, pairCount, lr, batch,
+            Width: width, Blocks: blocks, PairSteps: pairSteps, EmaDecay: ema, Seed: seed), train, outDir);
+        seed = run.Config.Seed;
+        var c0 = run.Config;
+        AnsiConsole.MarkupLine($"[bold]train {(rectified ? "rectified" : "cfm")}[/]: UNet-S (width {c0.Width}, {((UNetVelocityField)run.FirstField).Net.ParameterCount():N0} parameters) as a class-conditional vector field on {train.Count:N0} images from {Markup.Escape(train.Source)}; labels dropped with p = 0.1 for guidance" +
+            (rectified ? $"; after {c0.Steps} steps, reflow on {c0.Pairs:N0} class-conditional pairs from the 1-rectified flow (EMA weights, RK4, {c0.PairSteps} steps)" : ""));
+        var result = FamilyTraining.Train(run, outDir, c0.TotalSteps, commandLine,
+            rectified ? "flow matching, then reflow: loss per step" : "conditional flow matching on Fashion-MNIST: loss per step", previous, saveEvery);
+        if (result is null) return TrainingLoop.InterruptedExitCode;
+        var models = new List<(string Name, UNetVelocityField Field, double Seconds)> { (rectified ? "1-rectified" : "CFM", (UNetVelocityField)run.FirstField, result.TotalSeconds) };
+        if (rectified) models.Add(("2-rectified", (UNetVelocityField)run.SecondField!, result.TotalSeconds));
 
         var perClass = Enumerable.Range(0, 10).SelectMany(c => Enumerable.Repeat(c, 8)).ToArray();           // one row of 8 per class
         var noise = Tensor.Randn([perClass.Length, 1, 28, 28], new Generator(seed + 17));
@@ -208,7 +187,7 @@ public static class TrainFlowMatchingCommand
             var tiles = new List<Tensor>();
             for (int c = 0; c < 10; c++)
                 foreach (var gr in grids) tiles.Add(gr.Narrow(0, c * 8, 8));
-            var path = FlowProgress.OutPath(outDir, $"samples-{tag}.png");
+            var path = Path.Combine(outDir, $"samples-{tag}.png");
             ImageGrid.Write(path, Tensor.Cat([.. tiles], 0) , columns: 8 * grids.Count, signedRange: true, padValue: 1f);
             written.Add(path);
             double straight = ConditionalFlowMatching.Straightness(f, noise.Narrow(0, 0, 40), 20, perClass[..40], guidance);
@@ -220,36 +199,17 @@ public static class TrainFlowMatchingCommand
                 AnsiConsole.MarkupLine($"{name}: bits/dim through the ODE in {bpdClock.Elapsed.TotalSeconds:F0} s");
             }
             table.AddRow(name, straight.ToString("F2"), bpd, final.Evaluations.ToString());
-            FlowCheckpoint.Save(FlowProgress.OutPath(outDir, $"{tag}.safetensors"), f, name, commandLine, seconds);
+            FlowCheckpoint.Save(Path.Combine(outDir, $"{tag}.safetensors"), f, name, commandLine, seconds);
         }
         AnsiConsole.Write(table);
-        var lossPath = FlowProgress.OutPath(outDir, "loss.png");
-        LossPlot.Save(lossPath, losses, rectified ? "flow matching, then reflow: loss per step" : "conditional flow matching on Fashion-MNIST: loss per step");
+        var lossPath = Path.Combine(outDir, "loss.png");
         AnsiConsole.MarkupLine($"guidance {guidance}; bits/dim: unconditional, Hutchinson divergence, Dormand–Prince rtol 1e-3, uniform dequantisation, data in [[−1, 1]]");
         AnsiConsole.MarkupLine($"wrote {string.Join(", ", written)} (rows: classes {string.Join(", ", FashionMnist.ClassNames)}; column blocks: 1, 2, 4, 8 Euler steps, adaptive), {lossPath}");
         return 0;
-    }
-
-    /// <summary>The loader's batches, epoch after epoch; one with no full batch is a usage error, not an endless loop.</summary>
-    static IEnumerator<(Tensor X, int[] Y)> Endless(DataLoader loader, string what)
-    {
-        RequireBatch(loader.Count, loader.BatchSize, what);
-        return Enumerable.Range(0, int.MaxValue).SelectMany(loader.Batches).GetEnumerator();
     }
 
     static void RequireBatch(int count, int batch, string what)
     {
         if (count < batch) throw new UsageException($"{what}: {count} is fewer than one batch of {batch}");
     }
-
-    /// <summary>A fresh UNet carrying the trainer's averaged weights, as a vector field.</summary>
-    static UNetVelocityField Averaged(FlowMatchingTrainer trainer, UNetConfig config)
-    {
-        var net = new UNet(config, new Generator(0));
-        trainer.Ema!.CopyTo(net);
-        return new UNetVelocityField(net);
-    }
-
-    /// <summary>Uniformly dequantised images scaled to [−1, 1], the data the image fields are trained on.</summary>
-    static Tensor Dequantization(Tensor images, Generator g) => Models.Flows.Dequantization.Uniform(images, g) * 2f - 1f;
 }

@@ -7,6 +7,7 @@ using Engine.IO;
 using Engine.Optim;
 using Engine.Random;
 using Models.Vae;
+using Models.Training;
 using Spectre.Console;
 
 namespace Cli.Commands;
@@ -19,60 +20,58 @@ public static class VaeCommands
 {
     /// <summary>
     /// <c>engine train vae [--likelihood bernoulli|logistic] [--latent Z] [--width W] [--steps N] [--batch B] [--lr LR]
-    /// [--iwae-images N] [--k 1,10,100,1000] [--data DIR] [--seed S] [--out DIR]</c>.
+    /// [--iwae-images N] [--k 1,10,100,1000] [--data DIR] [--seed S] [--out DIR] [--resume] [--force] [--save-every N]</c>;
+    /// the run checkpoint is DIR/run.safetensors, the model for sampling and evaluation DIR/vae.safetensors.
     /// </summary>
     public static int Train(Args args, string commandLine)
     {
+        bool resume = args.Flag("resume"), force = args.Flag("force");
+        FamilyTraining.RefuseChangedOptions(args, resume, "steps", "batch", "lr", "likelihood", "latent", "width", "seed");
         var likelihood = ParseLikelihood(args.String("likelihood", "bernoulli"));
-        var config = new VaeConfig(args.Int("latent", 16, 1, 1024), args.Int("width", 32, 1, 1024), likelihood);
+        var model = new VaeConfig(args.Int("latent", 16, 1, 1024), args.Int("width", 32, 1, 1024), likelihood);
         int steps = args.Int("steps", 3000, 1, 10_000_000), batch = args.Int("batch", 64, 1, 4096);
         float lr = args.Float("lr", 1e-3f);
         int iwaeImages = args.Int("iwae-images", 100, 1, 100_000);
         var ks = args.IntList("k", [1, 10, 100, 1000], 1, 100_000);
+        int saveEvery = args.Int("save-every", 1000, 0);
         string? dataDir = args.String("data");
-        string outDir = FamilyRun.PrepareOut(args.String("out", Path.Combine("runs", "vae")));
+        string outDir = args.String("out", Path.Combine("runs", "vae"));
         ulong seed = (ulong)args.Int("seed", 0, 0);
+        FamilyTraining.ReadMachine(args);
         args.RejectUnknown();
 
         var train = FashionMnist.Load(dataDir, DataSplit.Train);
         var test = FashionMnist.Load(dataDir, DataSplit.Test);
-        var g = new Generator(seed);
-        var vae = new ConvVae(config, g);
+        TrainingLoop.PrepareFolder(outDir, FamilyTraining.CheckpointName, resume, force);
+        RunInfo? info = null;
+        var run = resume ? VaeRun.Resume(Path.Combine(outDir, FamilyTraining.CheckpointName), train, out info)
+            : new VaeRun(new VaeRunConfig(model, steps, lr, batch, seed), train);
+        var vae = run.Model;
+        var config = run.Config.Model;
         AnsiConsole.MarkupLine($"[bold]train vae[/]: {Markup.Escape(config.ToString())}, {vae.ParameterCount():N0} parameters, on {train.Count:N0} images from {Markup.Escape(train.Source)}");
-        var opt = new AdamW(vae.Parameters(), lr: lr, weightDecay: 0f) { Schedule = LrSchedule.Cosine(lr, steps, warmupSteps: Math.Min(100, steps / 10)) };
-        var losses = new List<float>(); var recon = new List<float>(); var kl = new List<float>();
-        var noise = new Generator(seed + 1);
-        var elapsed = FamilyRun.Train(train, steps, batch, seed, (_, x, _) =>
-        {
-            var terms = vae.Elbo(vae.Target(x, noise), noise);
-            opt.ZeroGrad();
-            terms.Loss.Backward();
-            opt.Step();
-            losses.Add(-terms.Elbo); recon.Add(terms.Reconstruction); kl.Add(terms.Kl);
-            return $"ELBO {-FamilyRun.Recent(losses):F1} = recon {FamilyRun.Recent(recon):F1} − KL {FamilyRun.Recent(kl):F1} nats";
-        });
-        AnsiConsole.MarkupLine($"training took {elapsed.TotalSeconds:F0} s");
+        var result = FamilyTraining.Train(run, outDir, run.Config.TotalSteps, commandLine, $"VAE ({config.Likelihood}): −ELBO per image (nats)", info?.TrainSeconds ?? 0, saveEvery);
+        if (result is null) return TrainingLoop.InterruptedExitCode;
+        ulong s0 = run.Config.Seed;
 
-        var report = Bounds(vae, test, iwaeImages, ks, seed + 2);
+        var report = Bounds(vae, test, iwaeImages, ks, s0 + 2);
         string ckpt = Path.Combine(outDir, "vae.safetensors");
         vae.Save(ckpt, new Dictionary<string, string>
         {
-            ["command"] = commandLine, ["steps"] = steps.ToString(CultureInfo.InvariantCulture), ["batch"] = batch.ToString(CultureInfo.InvariantCulture),
-            ["train_seconds"] = elapsed.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture), ["train_source"] = train.Source,
+            ["command"] = commandLine, ["steps"] = result.Step.ToString(CultureInfo.InvariantCulture), ["batch"] = run.Config.BatchSize.ToString(CultureInfo.InvariantCulture),
+            ["train_seconds"] = result.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture), ["train_source"] = train.Source,
             ["test_elbo"] = report.Elbo.ToString("F3", CultureInfo.InvariantCulture),
             ["test_iwae"] = string.Join(",", report.Iwae.Select(p => $"{p.K}:{p.Bound.ToString("F3", CultureInfo.InvariantCulture)}")),
         });
         string curve = Path.Combine(outDir, "loss.png");
-        LossPlot.Save(curve, losses, $"VAE ({likelihood}): −ELBO per image (nats)");
-        var pictures = WritePictures(vae, test, outDir, seed + 3);
-        FamilyRun.Wrote([ckpt, curve, .. pictures]);
+        var pictures = WritePictures(vae, test, outDir, s0 + 3);
+        FamilyTraining.Wrote([ckpt, curve, .. pictures]);
         return 0;
     }
 
     /// <summary><c>engine sample vae --checkpoint F [--n N] [--seed S] [--out grid.png]</c>: decoder means of prior samples.</summary>
     public static int Sample(Args args)
     {
-        string ckpt = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
+        string ckpt = args.Required("checkpoint");
         int n = args.Int("n", 100, 1, 10_000);
         ulong seed = (ulong)args.Int("seed", 1, 0);
         string outPath = args.String("out", Path.Combine("runs", "vae", "samples.png"));
@@ -82,7 +81,7 @@ public static class VaeCommands
         var images = PriorSamples(vae, n, new Generator(seed));
         AnsiConsole.MarkupLine($"sampled {n} images in {clock.Elapsed.TotalSeconds:F2} s: [bold]{n / clock.Elapsed.TotalSeconds:F0} images/s[/]");
         ImageGrid.Write(outPath, images, columns: 10);
-        FamilyRun.Wrote(outPath);
+        FamilyTraining.Wrote(outPath);
         return 0;
     }
 
@@ -92,7 +91,7 @@ public static class VaeCommands
     /// </summary>
     public static IReadOnlyList<EvalCommand.Metric> Eval(Args args, EvalCommand.EvalContext c)
     {
-        string ckpt = args.String("checkpoint") ?? throw new UsageException("--checkpoint F is required");
+        string ckpt = args.Required("checkpoint");
         int images = args.Int("images", 100, 1, 100_000);
         var ks = args.IntList("k", [1, 10, 100, 1000, 5000], 1, 100_000);
         string? pictures = args.String("pictures");
@@ -100,7 +99,7 @@ public static class VaeCommands
         args.RejectUnknown();
         var (vae, meta) = ConvVae.Load(ckpt);
         var report = Bounds(vae, c.Test, images, ks, seed);
-        if (pictures is not null) FamilyRun.Wrote(WritePictures(vae, c.Test, FamilyRun.PrepareOut(pictures), seed + 1));
+        if (pictures is not null) FamilyTraining.Wrote(WritePictures(vae, c.Test, FamilyTraining.PrepareOut(pictures), seed + 1));
         bool logistic = vae.Config.Likelihood == VaeLikelihood.Logistic;
         string data = logistic ? "8-bit test images" : "binarised test images";
         var metrics = new List<EvalCommand.Metric> { new("elbo", report.Elbo, $"nats/image, {report.Images} {data}") };

@@ -3,84 +3,70 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Engine;
 using Engine.IO;
-using Engine.Optim;
+using Models.Training;
 
 namespace Models.Diffusion;
 
 /// <summary>
-/// A diffusion training run as one safetensors file: the weights (<c>model.*</c>, PyTorch names), the EMA
-/// weights (<c>ema.*</c>), AdamW's moments (<c>optim.*</c>), and in the metadata the config, the step, the
-/// optimizer's step and learning rate and the random stream's position — everything
-/// <see cref="DiffusionTrainer"/> needs to continue bit for bit. A JSON sidecar (<c>F.json</c>) repeats the
-/// config and step for people and scripts. Both files are written atomically.
-/// <see cref="SaveSampling"/> writes the EMA weights alone (a quarter of the size): what sampling and evaluation
-/// need, and what the repository ships; <see cref="LoadSampling"/> reads either kind.
+/// DDPM checkpoints. A training run is a <see cref="RunCheckpoint"/> of family <c>ddpm</c>: the weights (<c>model.*</c>,
+/// PyTorch names), the EMA weights (<c>ema.*</c>), AdamW's moments (<c>optim.*</c>), the config, the step and the random
+/// stream's position — everything <see cref="DiffusionTrainer"/> needs to continue bit for bit — plus a JSON sidecar
+/// (<c>F.json</c>). <see cref="SaveSampling"/> writes the EMA weights alone (a quarter of the size): what sampling and
+/// evaluation need, and what the repository ships; <see cref="LoadSampling"/> reads either kind.
 /// </summary>
 public static class DiffusionCheckpoint
 {
-    /// <summary>The metadata value of <c>format</c> that marks a DDPM checkpoint.</summary>
-    public const string Format = "engine.ddpm/1";
-
     /// <summary>The metadata value of <c>format</c> that marks an EMA-only DDPM checkpoint (sampling, evaluation).</summary>
     public const string SamplingFormat = "engine.ddpm-ema/1";
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
 
-    public static void Save(string path, DiffusionTrainer trainer)
+    /// <summary>The config as stored in checkpoints.</summary>
+    public static string ConfigJson(DiffusionConfig config) => JsonSerializer.Serialize(config, Json);
+
+    /// <summary>Writes <paramref name="trainer"/> as a run checkpoint of family <c>ddpm</c>.</summary>
+    public static void Save(string path, DiffusionTrainer trainer, string command = "", double trainSeconds = 0)
     {
         ArgumentNullException.ThrowIfNull(trainer);
-        var tensors = new Dictionary<string, Tensor>();
-        foreach (var (n, p) in trainer.Model.StateDict()) tensors["model." + n] = p;
-        foreach (var (n, p) in trainer.Ema.StateDict()) tensors["ema." + n] = p;
-        var opt = trainer.Optimizer.ExportState();
-        foreach (var (n, p) in opt.Tensors) tensors["optim." + n] = p;
-        string config = JsonSerializer.Serialize(trainer.Config, Json);
-        var meta = new Dictionary<string, string>
-        {
-            ["format"] = Format,
-            ["config"] = config,
-            ["step"] = Invariant(trainer.Step),
-            ["rng_seed"] = Invariant(trainer.Rng.Seed),
-            ["rng_offset"] = Invariant(trainer.Rng.Offset),
-            ["optim_step"] = Invariant(opt.Step),
-            ["optim_lr"] = opt.LearningRate.ToString("R", CultureInfo.InvariantCulture),
-        };
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        SafeTensors.Save(path, tensors, meta);
-        AtomicFile.WriteAllText(path + ".json",
-            $"{{\n  \"format\": \"{Format}\",\n  \"step\": {trainer.Step},\n  \"config\": {config.Replace("\n", "\n  ")}\n}}\n");
+        RunCheckpoint.Save(path, new RunInfo(DdpmRun.FamilyName, ConfigJson(trainer.Config), trainer.Step, command, TrainSeconds: trainSeconds), State(trainer));
+    }
+
+    /// <summary>The trainer's state for a run checkpoint.</summary>
+    public static RunState State(DiffusionTrainer trainer)
+    {
+        var s = new RunState();
+        s.AddModule("model", trainer.Model);
+        s.AddEma("ema", trainer.Ema);
+        s.AddOptimizer("optim", trainer.Optimizer);
+        s.AddGenerator("trainer", trainer.Rng);
+        s.SetInt("step", trainer.Step);
+        return s;
+    }
+
+    /// <summary>Restores what <see cref="State"/> wrote into a trainer built from the same config.</summary>
+    public static void Restore(DiffusionTrainer trainer, RunState state)
+    {
+        state.LoadModule("model", trainer.Model);
+        state.LoadEma("ema", trainer.Ema);
+        state.LoadOptimizer("optim", trainer.Optimizer);
+        state.LoadGenerator("trainer", trainer.Rng);
+        trainer.Step = state.Int("step");
     }
 
     /// <summary>
     /// Restores a trainer saved by <see cref="Save"/>. A missing file is a <see cref="FileNotFoundException"/>;
     /// a file of another model, or one whose tensors or metadata do not fit, a <see cref="CorruptFileException"/>.
     /// </summary>
-    public static DiffusionTrainer Load(string path)
+    public static DiffusionTrainer Load(string path) => Load(path, out _);
+
+    /// <summary>As <see cref="Load(string)"/>, also giving the checkpoint's header.</summary>
+    public static DiffusionTrainer Load(string path, out RunInfo info)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint not found: {path}", path);
-        var content = SafeTensors.Load(path);
-        var meta = content.Metadata;
-        if (!meta.TryGetValue("format", out var format) || format != Format)
-            throw new CorruptFileException(path, $"not a DDPM checkpoint (format '{format ?? meta.GetValueOrDefault("model") ?? "none"}', expected '{Format}')");
-        var config = ReadConfig(path, meta);
-        var trainer = new DiffusionTrainer(config);
-        Dictionary<string, Tensor> Prefixed(string prefix) =>
-            content.Tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
-        try
-        {
-            trainer.Model.LoadStateDict(Prefixed("model."));
-            trainer.Ema.LoadStateDict(Prefixed("ema."));
-            trainer.Optimizer.ImportState(new OptimizerState(Prefixed("optim."), ReadInt(path, meta, "optim_step"), ReadFloat(path, meta, "optim_lr")));
-        }
-        catch (Exception e) when (e is ArgumentException or KeyNotFoundException)
-        {
-            throw new CorruptFileException(path, $"tensors do not fit the configured UNet (width {config.BaseChannels}, {config.ResBlocks} blocks): {e.Message}");
-        }
-        if (ReadULong(path, meta, "rng_seed") != trainer.Rng.Seed)
-            throw new CorruptFileException(path, $"random seed {meta["rng_seed"]} differs from the config's {config.Seed}");
-        trainer.Step = ReadInt(path, meta, "step");
-        trainer.Rng.Offset = ReadULong(path, meta, "rng_offset");
+        var (header, state) = RunCheckpoint.Load(path, DdpmRun.FamilyName);
+        info = header;
+        var trainer = new DiffusionTrainer(ReadConfig(path, header.Config));
+        RunCheckpoint.Restore(path, () => Restore(trainer, state));
+        if (trainer.Step != header.Step) throw new CorruptFileException(path, $"state step {trainer.Step} differs from the header's {header.Step}");
         return trainer;
     }
 
@@ -111,15 +97,15 @@ public static class DiffusionCheckpoint
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint not found: {path}", path);
         var meta = SafeTensors.ReadHeader(path).Metadata;
-        if (meta.GetValueOrDefault("format") == Format)
+        if (RunCheckpoint.IsRun(meta))
         {
             var trainer = Load(path);
             return new TrainedDiffusion(trainer.Config, trainer.EmaModel(), trainer.Step, meta);
         }
         if (meta.GetValueOrDefault("format") != SamplingFormat)
-            throw new CorruptFileException(path, $"not a DDPM checkpoint (format '{meta.GetValueOrDefault("format") ?? meta.GetValueOrDefault("model") ?? "none"}', expected '{Format}' or '{SamplingFormat}')");
+            throw new CorruptFileException(path, $"not a DDPM checkpoint (format '{meta.GetValueOrDefault("format") ?? meta.GetValueOrDefault("model") ?? "none"}', expected '{RunCheckpoint.Format}' or '{SamplingFormat}')");
         var content = SafeTensors.Load(path);
-        var config = ReadConfig(path, content.Metadata);
+        var config = ReadConfig(path, Required(path, content.Metadata, "config"));
         int step = ReadInt(path, content.Metadata, "step");
         var model = new UNet(config.Network, new Engine.Random.Generator(0));
         try
@@ -136,23 +122,29 @@ public static class DiffusionCheckpoint
     /// <summary>The config and step of a checkpoint (either kind), read from its header only.</summary>
     public static (DiffusionConfig Config, int Step) Peek(string path)
     {
+        if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint not found: {path}", path);
         var meta = SafeTensors.ReadHeader(path).Metadata;
-        if (!meta.TryGetValue("format", out var format) || (format != Format && format != SamplingFormat))
-            throw new CorruptFileException(path, $"not a DDPM checkpoint (format '{format ?? "none"}', expected '{Format}')");
-        return (ReadConfig(path, meta), ReadInt(path, meta, "step"));
+        if (RunCheckpoint.IsRun(meta))
+        {
+            var info = RunCheckpoint.Peek(path, DdpmRun.FamilyName);
+            return (ReadConfig(path, info.Config), info.Step);
+        }
+        if (!meta.TryGetValue("format", out var format) || format != SamplingFormat)
+            throw new CorruptFileException(path, $"not a DDPM checkpoint (format '{format ?? "none"}', expected '{RunCheckpoint.Format}')");
+        return (ReadConfig(path, Required(path, meta, "config")), ReadInt(path, meta, "step"));
     }
 
     /// <summary>The run's config from the metadata, validated; an unreadable one is a <see cref="CorruptFileException"/>.</summary>
-    static DiffusionConfig ReadConfig(string path, IReadOnlyDictionary<string, string> meta)
+    public static DiffusionConfig ReadConfig(string path, string json)
     {
         try
         {
-            var config = JsonSerializer.Deserialize<DiffusionConfig>(Required(path, meta, "config"), Json)
+            var config = JsonSerializer.Deserialize<DiffusionConfig>(json, Json)
                 ?? throw new CorruptFileException(path, "the config is null");
             config.Validate();
             return config;
         }
-        catch (Exception e) when (e is JsonException or ArgumentException)
+        catch (Exception e) when (e is JsonException or ArgumentException or NotSupportedException or FormatException or InvalidOperationException)
         {
             throw new CorruptFileException(path, $"unreadable config: {e.Message}");
         }
@@ -166,14 +158,6 @@ public static class DiffusionCheckpoint
     static int ReadInt(string path, IReadOnlyDictionary<string, string> meta, string key) =>
         int.TryParse(Required(path, meta, key), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v
             : throw new CorruptFileException(path, $"metadata '{key}' = '{meta[key]}' is not a non-negative integer");
-
-    static ulong ReadULong(string path, IReadOnlyDictionary<string, string> meta, string key) =>
-        ulong.TryParse(Required(path, meta, key), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v
-            : throw new CorruptFileException(path, $"metadata '{key}' = '{meta[key]}' is not a non-negative integer");
-
-    static float ReadFloat(string path, IReadOnlyDictionary<string, string> meta, string key) =>
-        float.TryParse(Required(path, meta, key), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && float.IsFinite(v) ? v
-            : throw new CorruptFileException(path, $"metadata '{key}' = '{meta[key]}' is not a finite number");
 }
 
 /// <summary>A trained denoiser ready to sample: its config, the EMA network, the training step and the checkpoint's metadata.</summary>

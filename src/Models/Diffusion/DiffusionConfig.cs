@@ -40,22 +40,30 @@ public sealed record DiffusionConfig(
     /// <summary>The shape of one image, (1, ImageSize, ImageSize).</summary>
     public int[] ImageShape => [1, ImageSize, ImageSize];
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting out of range.</summary>
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> naming the first setting out of range, its value and the range allowed.
+    /// The ranges bound what a checkpoint's config may ask for, so a hostile file cannot make the network or the schedule huge.
+    /// </summary>
     public void Validate()
     {
-        void Require(bool ok, string what) { if (!ok) throw new ArgumentException($"DiffusionConfig: {what}"); }
-        Require(BaseChannels >= 8 && BaseChannels % 8 == 0, $"BaseChannels must be a positive multiple of 8, got {BaseChannels}");
-        Require(ResBlocks >= 1, $"ResBlocks must be at least 1, got {ResBlocks}");
-        Require(Timesteps >= 2, $"Timesteps must be at least 2, got {Timesteps}");
-        Require(MinSnrGamma >= 0 && float.IsFinite(MinSnrGamma), $"MinSnrGamma must be finite and non-negative, got {MinSnrGamma}");
-        Require(LabelDropout is >= 0 and <= 1, $"LabelDropout must be in [0, 1], got {LabelDropout}");
-        Require(LearningRate > 0 && float.IsFinite(LearningRate), $"LearningRate must be positive, got {LearningRate}");
-        Require(WarmupSteps >= 0, $"WarmupSteps must be non-negative, got {WarmupSteps}");
-        Require(WeightDecay >= 0 && float.IsFinite(WeightDecay), $"WeightDecay must be finite and non-negative, got {WeightDecay}");
-        Require(EmaDecay is >= 0 and <= 1, $"EmaDecay must be in [0, 1], got {EmaDecay}");
-        Require(GradClip >= 0 && float.IsFinite(GradClip), $"GradClip must be finite and non-negative, got {GradClip}");
-        Require(BatchSize >= 1, $"BatchSize must be at least 1, got {BatchSize}");
-        Require(Classes >= 1, $"Classes must be at least 1, got {Classes}");
-        Require(ImageSize >= 4 && ImageSize % 4 == 0, $"ImageSize must be a positive multiple of 4, got {ImageSize}");
+        static void Range(string name, double value, double min, double max)
+        {
+            if (!(value >= min && value <= max)) throw new ArgumentException($"DiffusionConfig: {name} = {value} is outside [{min}, {max}]");
+        }
+        Range(nameof(BaseChannels), BaseChannels, 8, 512);
+        if (BaseChannels % 8 != 0) throw new ArgumentException($"DiffusionConfig: BaseChannels = {BaseChannels} is not a multiple of 8");
+        Range(nameof(ResBlocks), ResBlocks, 1, 8);
+        Range(nameof(Timesteps), Timesteps, 2, 100_000);
+        Range(nameof(MinSnrGamma), MinSnrGamma, 0, 1e6);
+        Range(nameof(LabelDropout), LabelDropout, 0, 1);
+        Range(nameof(LearningRate), LearningRate, 1e-12, 10);
+        Range(nameof(WarmupSteps), WarmupSteps, 0, 100_000_000);
+        Range(nameof(WeightDecay), WeightDecay, 0, 10);
+        Range(nameof(EmaDecay), EmaDecay, 0, 1);
+        Range(nameof(GradClip), GradClip, 0, 1e9);
+        Range(nameof(BatchSize), BatchSize, 1, 4096);
+        Range(nameof(Classes), Classes, 1, 10_000);
+        Range(nameof(ImageSize), ImageSize, 4, 256);
+        if (ImageSize % 4 != 0) throw new ArgumentException($"DiffusionConfig: ImageSize = {ImageSize} is not a multiple of 4");
     }
 }

@@ -1,3 +1,5 @@
+using Models.Training;
+
 namespace Models.Dit;
 
 /// <summary>
@@ -21,6 +23,9 @@ public sealed record DitConfig(
     /// <summary>Throws a clear <see cref="ArgumentException"/> when the sizes do not fit together.</summary>
     public void Validate()
     {
+        ConfigRange.Check("DitConfig", (nameof(ImageSize), ImageSize, 1, 512), (nameof(Channels), Channels, 1, 64), (nameof(Patch), Patch, 1, 64),
+            (nameof(Width), Width, 4, 8192), (nameof(Depth), Depth, 0, 128), (nameof(Heads), Heads, 1, 256), (nameof(MlpRatio), MlpRatio, 1, 16),
+            (nameof(Classes), Classes, 1, 100_000), (nameof(FrequencyDim), FrequencyDim, 2, 8192));
         if (ImageSize < 1 || Patch < 1 || ImageSize % Patch != 0)
             throw new ArgumentException($"DitConfig: image size {ImageSize} must be a positive multiple of the patch size {Patch}");
         if (Width < 4 || Heads < 1 || Width % Heads != 0 || Width % 4 != 0)

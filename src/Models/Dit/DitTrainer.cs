@@ -1,8 +1,12 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Engine;
+using Engine.Data;
 using Engine.Autograd;
 using Engine.Optim;
 using Engine.Random;
 using Models.Diffusion;
+using Models.Training;
 
 namespace Models.Dit;
 
@@ -21,7 +25,19 @@ public sealed record DitTrainConfig(
     float WeightDecay = 0f,
     float EmaDecay = 0.999f,
     float GradClip = 1f,
-    ulong Seed = 0);
+    ulong Seed = 0,
+    int BatchSize = 64)
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first field out of range, before anything is built from it.</summary>
+    public void Validate()
+    {
+        if (Model is null) throw new ArgumentException("DitTrainConfig: Model is missing");
+        Model.Validate();
+        ConfigRange.Check("DitTrainConfig", (nameof(Timesteps), Timesteps, 2, 100_000), (nameof(LabelDropout), LabelDropout, 0, 1),
+            (nameof(LearningRate), LearningRate, 1e-12, 10), (nameof(WeightDecay), WeightDecay, 0, 10), (nameof(EmaDecay), EmaDecay, 0, 1),
+            (nameof(GradClip), GradClip, 0, 1e9), (nameof(BatchSize), BatchSize, 1, 4096));
+    }
+}
 
 /// <summary>
 /// Trains a class-conditional <see cref="DiT"/> on images in [0, 1] (scaled to [−1, 1]) with either objective,
@@ -37,13 +53,15 @@ public sealed class DitTrainer
     public AdamW Optimizer { get; }
     public NoiseSchedule Schedule { get; }
     public Generator Rng { get; }
-    public int Step { get; private set; }
+    public int Step { get; internal set; }
 
     /// <summary>Rectified-flow times are fed to the timestep embedder scaled to the diffusion range.</summary>
     public const float FlowTimeScale = 1000f;
 
     public DitTrainer(DitTrainConfig config)
     {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
         Config = config;
         Rng = new Generator(config.Seed);
         Model = new DiT(config.Model, new Generator(config.Seed + 1));
@@ -127,18 +145,80 @@ public sealed class DitTrainer
 
     static float[] Scaled(float[] t) => t.Select(v => v * FlowTimeScale).ToArray();
 
-    const string Format = "engine.dit/1";
+    public const string FamilyName = "dit";
 
-    /// <summary>Weights, EMA, optimizer state and RNG position to <paramref name="path"/>, config and step to <c>path.json</c>; both atomic.</summary>
-    public void Save(string path) => TrainerCheckpoint.Save(path, Format, Config, Model, Ema, Optimizer, Step, Rng);
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
 
-    /// <summary>Restores a trainer saved by <see cref="Save"/>. A file of another model is an <see cref="InvalidDataException"/>.</summary>
-    public static DitTrainer Load(string path)
+    /// <summary>The config as stored in checkpoints.</summary>
+    public static string ConfigJson(DitTrainConfig config) => JsonSerializer.Serialize(config, Json);
+
+    /// <summary>Weights, EMA, optimizer state and RNG position as a run checkpoint of family <c>dit</c> (and <c>path.json</c>); both atomic.</summary>
+    public void Save(string path, string command = "", double trainSeconds = 0) =>
+        RunCheckpoint.Save(path, new RunInfo(FamilyName, ConfigJson(Config), Step, command, TrainSeconds: trainSeconds), SaveState());
+
+    public RunState SaveState()
     {
-        var (config, step, restore) = TrainerCheckpoint.Load<DitTrainConfig>(path, Format, "a DiT");
+        var s = new RunState();
+        s.AddModule("model", Model);
+        s.AddEma("ema", Ema);
+        s.AddOptimizer("optim", Optimizer);
+        s.AddGenerator("trainer", Rng);
+        s.SetInt("step", Step);
+        return s;
+    }
+
+    public void LoadState(RunState s)
+    {
+        s.LoadModule("model", Model);
+        s.LoadEma("ema", Ema);
+        s.LoadOptimizer("optim", Optimizer);
+        s.LoadGenerator("trainer", Rng);
+        Step = s.Int("step");
+    }
+
+    /// <summary>Restores a trainer saved by <see cref="Save"/>. A file of another family, a config out of range or tensors that do not fit are a <see cref="Engine.CorruptFileException"/> naming the file.</summary>
+    public static DitTrainer Load(string path) => Load(path, out _);
+
+    public static DitTrainer Load(string path, out RunInfo info)
+    {
+        var (header, state) = RunCheckpoint.Load(path, FamilyName);
+        info = header;
+        var config = RunCheckpoint.ReadConfig<DitTrainConfig>(path, header, Json);
+        try { config.Validate(); }
+        catch (ArgumentException e) { throw new Engine.CorruptFileException(path, e.Message); }
         var trainer = new DitTrainer(config);
-        restore(trainer.Model, trainer.Ema, trainer.Optimizer, trainer.Rng);
-        trainer.Step = step;
+        RunCheckpoint.Restore(path, () => trainer.LoadState(state));
         return trainer;
     }
+}
+
+/// <summary>The DiT family's training run: a <see cref="DitTrainer"/> over a shuffled loader; the batch of step n is fixed by n.</summary>
+public sealed class DitRun : ITrainingRun
+{
+    readonly StepBatches batches;
+
+    public DitTrainer Trainer { get; }
+
+    public DitRun(DitTrainer trainer, Engine.Data.ImageDataset data)
+    {
+        Trainer = trainer;
+        var m = trainer.Config.Model;
+        if (data.Channels != m.Channels || data.Height != m.ImageSize || data.Width != m.ImageSize)
+            throw new ShapeMismatchException($"the data are {data.Channels}×{data.Height}×{data.Width} images; the model takes {m.Channels}×{m.ImageSize}×{m.ImageSize}");
+        batches = new StepBatches(data, trainer.Config.BatchSize, trainer.Config.Seed);
+    }
+
+    public string Family => DitTrainer.FamilyName;
+    public string ConfigJson => DitTrainer.ConfigJson(Trainer.Config);
+    public int Step => Trainer.Step;
+    public int BatchSize => Trainer.Config.BatchSize;
+
+    public StepLosses TrainStep()
+    {
+        var (x, y) = batches.For(Step);
+        return Trainer.TrainStep(x, y);
+    }
+
+    public RunState SaveState() => Trainer.SaveState();
+    public void LoadState(RunState state) => Trainer.LoadState(state);
 }

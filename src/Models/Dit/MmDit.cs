@@ -1,3 +1,4 @@
+using Models.Training;
 using Engine;
 using Engine.Nn;
 using Engine.Random;
@@ -31,6 +32,10 @@ public sealed record MmDitConfig(
 
     public void Validate()
     {
+        ConfigRange.Check("MmDitConfig", (nameof(ImageSize), ImageSize, 1, 512), (nameof(Channels), Channels, 1, 64), (nameof(Patch), Patch, 1, 64),
+            (nameof(Width), Width, 4, 8192), (nameof(Depth), Depth, 1, 128), (nameof(Heads), Heads, 1, 256), (nameof(MlpRatio), MlpRatio, 1, 16),
+            (nameof(MaxTokens), MaxTokens, 1, 1024), (nameof(TextWidth), TextWidth, 1, 8192), (nameof(TextDepth), TextDepth, 0, 64),
+            (nameof(TextHeads), TextHeads, 1, 256), (nameof(FrequencyDim), FrequencyDim, 2, 8192), ("Vocabulary.Length", Vocabulary?.Length ?? 0, 2, 1_000_000));
         if (ImageSize < 1 || Patch < 1 || ImageSize % Patch != 0)
             throw new ArgumentException($"MmDitConfig: image size {ImageSize} must be a positive multiple of the patch size {Patch}");
         if (Width % 4 != 0 || Width % Heads != 0 || TextWidth % TextHeads != 0 || Depth < 1 || TextDepth < 0 || MaxTokens < 1)

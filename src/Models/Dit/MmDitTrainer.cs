@@ -1,7 +1,9 @@
+using System.Text.Json;
 using Engine;
 using Engine.Autograd;
 using Engine.Optim;
 using Engine.Random;
+using Models.Training;
 
 namespace Models.Dit;
 
@@ -16,7 +18,19 @@ public sealed record MmDitTrainConfig(
     float WeightDecay = 0f,
     float EmaDecay = 0.995f,
     float GradClip = 1f,
-    ulong Seed = 0);
+    ulong Seed = 0,
+    int BatchSize = 32)
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first field out of range, before anything is built from it.</summary>
+    public void Validate()
+    {
+        if (Model is null) throw new ArgumentException("MmDitTrainConfig: Model is missing");
+        Model.Validate();
+        ConfigRange.Check("MmDitTrainConfig", (nameof(CaptionDropout), CaptionDropout, 0, 1), (nameof(LogitNormalStd), LogitNormalStd, 0, 100),
+            (nameof(LogitNormalMean), LogitNormalMean, -100, 100), (nameof(LearningRate), LearningRate, 1e-12, 10), (nameof(WeightDecay), WeightDecay, 0, 10),
+            (nameof(EmaDecay), EmaDecay, 0, 1), (nameof(GradClip), GradClip, 0, 1e9), (nameof(BatchSize), BatchSize, 1, 4096));
+    }
+}
 
 /// <summary>
 /// Trains an <see cref="MmDit"/> with rectified flow: logit-normal times, captions dropped to the empty caption
@@ -30,10 +44,12 @@ public sealed class MmDitTrainer
     public Ema Ema { get; }
     public AdamW Optimizer { get; }
     public Generator Rng { get; }
-    public int Step { get; private set; }
+    public int Step { get; internal set; }
 
     public MmDitTrainer(MmDitTrainConfig config)
     {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
         Config = config;
         Rng = new Generator(config.Seed);
         Model = new MmDit(config.Model, new Generator(config.Seed + 1));
@@ -94,18 +110,72 @@ public sealed class MmDitTrainer
         return ((x + 1f) * 0.5f).Clamp(0f, 1f);
     }
 
-    const string Format = "engine.mmdit/1";
+    public const string FamilyName = "mmdit";
 
-    /// <summary>Weights, EMA, optimizer state and RNG position to <paramref name="path"/>, config and step to <c>path.json</c>; both atomic.</summary>
-    public void Save(string path) => TrainerCheckpoint.Save(path, Format, Config, Model, Ema, Optimizer, Step, Rng);
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-    /// <summary>Restores a trainer saved by <see cref="Save"/>. A file of another model is an <see cref="InvalidDataException"/>.</summary>
-    public static MmDitTrainer Load(string path)
+    public static string ConfigJson(MmDitTrainConfig config) => JsonSerializer.Serialize(config, Json);
+
+    /// <summary>Weights, EMA, optimizer state and RNG position as a run checkpoint of family <c>mmdit</c> (and <c>path.json</c>); both atomic.</summary>
+    public void Save(string path, string command = "", double trainSeconds = 0) =>
+        RunCheckpoint.Save(path, new RunInfo(FamilyName, ConfigJson(Config), Step, command, TrainSeconds: trainSeconds), SaveState());
+
+    public RunState SaveState()
     {
-        var (config, step, restore) = TrainerCheckpoint.Load<MmDitTrainConfig>(path, Format, "an MM-DiT");
+        var s = new RunState();
+        s.AddModule("model", Model);
+        s.AddEma("ema", Ema);
+        s.AddOptimizer("optim", Optimizer);
+        s.AddGenerator("trainer", Rng);
+        s.SetInt("step", Step);
+        return s;
+    }
+
+    public void LoadState(RunState s)
+    {
+        s.LoadModule("model", Model);
+        s.LoadEma("ema", Ema);
+        s.LoadOptimizer("optim", Optimizer);
+        s.LoadGenerator("trainer", Rng);
+        Step = s.Int("step");
+    }
+
+    /// <summary>Restores a trainer saved by <see cref="Save"/>. A file of another family, a config out of range or tensors that do not fit are a <see cref="Engine.CorruptFileException"/> naming the file.</summary>
+    public static MmDitTrainer Load(string path) => Load(path, out _);
+
+    public static MmDitTrainer Load(string path, out RunInfo info)
+    {
+        var (header, state) = RunCheckpoint.Load(path, FamilyName);
+        info = header;
+        var config = RunCheckpoint.ReadConfig<MmDitTrainConfig>(path, header, Json);
+        try { config.Validate(); }
+        catch (ArgumentException e) { throw new Engine.CorruptFileException(path, e.Message); }
         var trainer = new MmDitTrainer(config);
-        restore(trainer.Model, trainer.Ema, trainer.Optimizer, trainer.Rng);
-        trainer.Step = step;
+        RunCheckpoint.Restore(path, () => trainer.LoadState(state));
         return trainer;
     }
+}
+
+/// <summary>
+/// The MM-DiT family's training run: batches of captioned images drawn from a stream whose position is fixed by the step
+/// (step n reads counters n·2²⁰ onwards), so a resumed run sees the data an uninterrupted one would.
+/// </summary>
+public sealed class MmDitRun(MmDitTrainer trainer, Captioned.ICaptionedData data) : ITrainingRun
+{
+    public MmDitTrainer Trainer { get; } = trainer;
+    public Captioned.ICaptionedData Data { get; } = data;
+
+    public string Family => MmDitTrainer.FamilyName;
+    public string ConfigJson => MmDitTrainer.ConfigJson(Trainer.Config);
+    public int Step => Trainer.Step;
+    public int BatchSize => Trainer.Config.BatchSize;
+
+    public StepLosses TrainStep()
+    {
+        var (x, captions) = Data.Batch(BatchSize, new Generator(Trainer.Config.Seed + 7) { Offset = (ulong)Step << 20 });
+        return Trainer.TrainStep(x, captions);
+    }
+
+    public RunState SaveState() => Trainer.SaveState();
+    public void LoadState(RunState state) => Trainer.LoadState(state);
 }

@@ -17,6 +17,9 @@ public sealed class FlowMatchingTrainer
     readonly AdamW optimizer;
 
     public IVelocityField Field { get; }
+
+    /// <summary>The optimizer, for run checkpoints.</summary>
+    public AdamW Optimizer => optimizer;
     public Generator Rng { get; }
     public float LabelDrop { get; }
     public int StepCount => optimizer.StepCount;

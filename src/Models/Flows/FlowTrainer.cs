@@ -9,6 +9,9 @@ public sealed class FlowTrainer
     readonly AdamW optimizer;
 
     public NormalizingFlow Flow { get; }
+
+    /// <summary>The optimizer, for run checkpoints.</summary>
+    public AdamW Optimizer => optimizer;
     public int StepCount => optimizer.StepCount;
 
     public FlowTrainer(NormalizingFlow flow, float lr, int totalSteps, float weightDecay = 0f)

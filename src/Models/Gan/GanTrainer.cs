@@ -23,6 +23,27 @@ public sealed class GanTrainer
     public DcganDiscriminator D { get; }
     public int Step { get; private set; }
 
+    /// <summary>Both networks, both optimizers, the noise stream and the step, for a run checkpoint.</summary>
+    public void SaveState(Models.Training.RunState s)
+    {
+        s.AddModule("model.g", G);
+        s.AddModule("model.d", D);
+        s.AddOptimizer("optim.g", optG);
+        s.AddOptimizer("optim.d", optD);
+        s.AddGenerator("noise", noise);
+        s.SetInt("step", Step);
+    }
+
+    public void LoadState(Models.Training.RunState s)
+    {
+        s.LoadModule("model.g", G);
+        s.LoadModule("model.d", D);
+        s.LoadOptimizer("optim.g", optG);
+        s.LoadOptimizer("optim.d", optD);
+        s.LoadGenerator("noise", noise);
+        Step = s.Int("step");
+    }
+
     public GanTrainer(DcganGenerator generator, DcganDiscriminator discriminator, float lr = 2e-4f, ulong seed = 0)
     {
         if (generator.Config != discriminator.Config)
