@@ -1,5 +1,6 @@
 using Engine.Autograd;
 using Engine.Random;
+using Models.Diffusion;
 
 namespace Engine.Tests;
 
@@ -76,5 +77,25 @@ public sealed class MemoryPlanTests
         var expected = Run(3, plan: null, _ => (true, false)).ToArray();
         Assert.That(Run(3, plan, _ => (true, false)).ToArray(), Is.EqualTo(expected));
         Assert.That(plan.Replays, Is.EqualTo(2));
+    }
+
+    [Test]
+    public void A_guided_unet_step_replays_its_plan()
+    {
+        var net = new UNet(new UNetConfig(BaseChannels: 8, ResBlocks: 1), new Generator(1));
+        var x = Tensor.Randn([2, 1, 28, 28], new Generator(2));
+        int[] t = [500, 500], labels = [1, 2];
+        using var _ = GradMode.NoGrad();
+        var plan = new MemoryPlan();
+        float[]? first = null;
+        for (int i = 0; i < 3; i++)
+        {
+            using var scope = new DeviceScope(plan);
+            var y = Guidance.Predict(net, x, t, labels, 3f).ToArray();
+            first ??= y;
+            Assert.That(y, Is.EqualTo(first), $"step {i}");
+        }
+        Assert.That((plan.Recordings, plan.Replays), Is.EqualTo((1, 2)));
+        Assert.That(plan.ReleasedEarly, Is.GreaterThan(0));
     }
 }

@@ -38,6 +38,7 @@ public static class DenoiserWorkloads
         var t = Enumerable.Range(0, Batch).Select(_ => g.NextInt(1000)).ToArray();
         var y = Enumerable.Range(0, Batch).Select(_ => g.NextInt(11)).ToArray();
         var labels = Enumerable.Range(0, Batch).Select(i => i % 10).ToArray();
+        var plan = new MemoryPlan();                                              // the samplers' plan: intermediates freed after their last use
         return
         [
             new(workload, "train step B=64", variant, () =>
@@ -51,7 +52,7 @@ public static class DenoiserWorkloads
             new(workload, "CFG sampling step B=64 (2×64 evals)", variant, () =>
             {
                 using var _ = GradMode.NoGrad();
-                using var scope = new DeviceScope();                              // as the samplers do, per step
+                using var scope = new DeviceScope(plan);                          // as the samplers do, per step
                 Guidance.Predict(net, x, Enumerable.Repeat(500, Batch).ToArray(), labels, 3f);
                 if (device.IsGpu) GpuRuntime.Synchronize(device);
             }, 0),
