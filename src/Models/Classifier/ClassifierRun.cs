@@ -63,23 +63,9 @@ public sealed class ClassifierRun : ITrainingRun
         return loss.Item();
     }
 
-    public RunState SaveState()
-    {
-        var s = new RunState();
-        s.AddModule("model", Model);
-        s.AddOptimizer("optim", optimizer);
-        s.AddGenerator("dropout", g);
-        s.SetInt("step", Step);
-        return s;
-    }
+    public RunState SaveState() => RunState.Of(Model, null, optimizer, "dropout", g, Step);
 
-    public void LoadState(RunState s)
-    {
-        s.LoadModule("model", Model);
-        s.LoadOptimizer("optim", optimizer);
-        s.LoadGenerator("dropout", g);
-        Step = s.Int("step");
-    }
+    public void LoadState(RunState s) => Step = s.LoadInto(Model, null, optimizer, "dropout", g);
 
     public static ClassifierRun Resume(string path, ImageDataset data, out RunInfo info) =>
         RunCheckpoint.Resume<ClassifierRunConfig, ClassifierRun>(path, FamilyName, c => c.Validate(), c => new ClassifierRun(c, data), out info);

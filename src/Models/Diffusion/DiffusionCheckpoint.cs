@@ -32,26 +32,12 @@ public static class DiffusionCheckpoint
     }
 
     /// <summary>The trainer's state for a run checkpoint.</summary>
-    public static RunState State(DiffusionTrainer trainer)
-    {
-        var s = new RunState();
-        s.AddModule("model", trainer.Model);
-        s.AddEma("ema", trainer.Ema);
-        s.AddOptimizer("optim", trainer.Optimizer);
-        s.AddGenerator("trainer", trainer.Rng);
-        s.SetInt("step", trainer.Step);
-        return s;
-    }
+    public static RunState State(DiffusionTrainer trainer) =>
+        RunState.Of(trainer.Model, trainer.Ema, trainer.Optimizer, "trainer", trainer.Rng, trainer.Step);
 
     /// <summary>Restores what <see cref="State"/> wrote into a trainer built from the same config.</summary>
-    public static void Restore(DiffusionTrainer trainer, RunState state)
-    {
-        state.LoadModule("model", trainer.Model);
-        state.LoadEma("ema", trainer.Ema);
-        state.LoadOptimizer("optim", trainer.Optimizer);
-        state.LoadGenerator("trainer", trainer.Rng);
-        trainer.Step = state.Int("step");
-    }
+    public static void Restore(DiffusionTrainer trainer, RunState state) =>
+        trainer.Step = state.LoadInto(trainer.Model, trainer.Ema, trainer.Optimizer, "trainer", trainer.Rng);
 
     /// <summary>
     /// Restores a trainer saved by <see cref="Save"/>. A missing file is a <see cref="FileNotFoundException"/>;

@@ -121,7 +121,7 @@ public sealed class Level : Module
 }
 
 /// <summary>
-/// The W1 UNet-S denoiser (see WORKLOADS.md): three resolutions (28, 14, 7) at widths ch, 2ch, 2ch, attention at
+/// The W1 UNet-S denoiser (see docs/workloads.md): three resolutions (28, 14, 7) at widths ch, 2ch, 2ch, attention at
 /// 7×7, time and class embeddings added together and fed to every residual block. Parameter names follow the
 /// PyTorch peer, so weights move between the two by name.
 /// </summary>

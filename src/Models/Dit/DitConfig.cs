@@ -3,7 +3,7 @@ using Models.Training;
 namespace Models.Dit;
 
 /// <summary>
-/// Shape of a <see cref="DiT"/>. The defaults are W2, DiT-T/2 of WORKLOADS.md: 1×28×28 images, patch 2
+/// Shape of a <see cref="DiT"/>. The defaults are W2, DiT-T/2 of docs/workloads.md: 1×28×28 images, patch 2
 /// (196 tokens), width 256, depth 6, 4 heads, MLP ratio 4, 10 classes plus the 'no class' token.
 /// </summary>
 public sealed record DitConfig(

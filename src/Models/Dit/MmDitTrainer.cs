@@ -120,40 +120,15 @@ public sealed class MmDitTrainer
     public void Save(string path, string command = "", double trainSeconds = 0) =>
         RunCheckpoint.Save(path, new RunInfo(FamilyName, ConfigJson(Config), Step, command, TrainSeconds: trainSeconds), SaveState());
 
-    public RunState SaveState()
-    {
-        var s = new RunState();
-        s.AddModule("model", Model);
-        s.AddEma("ema", Ema);
-        s.AddOptimizer("optim", Optimizer);
-        s.AddGenerator("trainer", Rng);
-        s.SetInt("step", Step);
-        return s;
-    }
+    public RunState SaveState() => RunState.Of(Model, Ema, Optimizer, "trainer", Rng, Step);
 
-    public void LoadState(RunState s)
-    {
-        s.LoadModule("model", Model);
-        s.LoadEma("ema", Ema);
-        s.LoadOptimizer("optim", Optimizer);
-        s.LoadGenerator("trainer", Rng);
-        Step = s.Int("step");
-    }
+    public void LoadState(RunState s) => Step = s.LoadInto(Model, Ema, Optimizer, "trainer", Rng);
 
     /// <summary>Restores a trainer saved by <see cref="Save"/>. A file of another family, a config out of range or tensors that do not fit are a <see cref="Engine.CorruptFileException"/> naming the file.</summary>
     public static MmDitTrainer Load(string path) => Load(path, out _);
 
-    public static MmDitTrainer Load(string path, out RunInfo info)
-    {
-        var (header, state) = RunCheckpoint.Load(path, FamilyName);
-        info = header;
-        var config = RunCheckpoint.ReadConfig<MmDitTrainConfig>(path, header, Json);
-        try { config.Validate(); }
-        catch (ArgumentException e) { throw new Engine.CorruptFileException(path, e.Message); }
-        var trainer = new MmDitTrainer(config);
-        RunCheckpoint.Restore(path, () => trainer.LoadState(state));
-        return trainer;
-    }
+    public static MmDitTrainer Load(string path, out RunInfo info) =>
+        RunCheckpoint.Rebuild<MmDitTrainConfig, MmDitTrainer>(path, FamilyName, c => c.Validate(), c => new MmDitTrainer(c), (t, s) => t.LoadState(s), out info, Json);
 }
 
 /// <summary>

@@ -62,21 +62,9 @@ public sealed class PixelCnnRun : ITrainingRun
         return loss.Item();
     }
 
-    public RunState SaveState()
-    {
-        var s = new RunState();
-        s.AddModule("model", Model);
-        s.AddOptimizer("optim", optimizer);
-        s.SetInt("step", Step);
-        return s;
-    }
+    public RunState SaveState() => RunState.Of(Model, null, optimizer, null, null, Step);
 
-    public void LoadState(RunState s)
-    {
-        s.LoadModule("model", Model);
-        s.LoadOptimizer("optim", optimizer);
-        Step = s.Int("step");
-    }
+    public void LoadState(RunState s) => Step = s.LoadInto(Model, null, optimizer, null, null);
 
     public static PixelCnnRun Resume(string path, ImageDataset data, out RunInfo info) =>
         RunCheckpoint.Resume<PixelCnnRunConfig, PixelCnnRun>(path, FamilyName, c => c.Validate(), c => new PixelCnnRun(c, data), out info);

@@ -105,15 +105,26 @@ public static class RunCheckpoint
     public static TRun Resume<TConfig, TRun>(string path, string family, Action<TConfig> validate, Func<TConfig, TRun> build, out RunInfo info,
         JsonSerializerOptions? json = null) where TConfig : class where TRun : ITrainingRun
     {
+        var run = Rebuild(path, family, validate, build, (r, s) => r.LoadState(s), out info, json);
+        if (run.Step != info.Step) throw new CorruptFileException(path, $"the state is at step {run.Step}, the header says {info.Step}");
+        return run;
+    }
+
+    /// <summary>
+    /// What <see cref="Resume"/> does for anything saved with a config and a <see cref="RunState"/>: the config read and
+    /// validated before <paramref name="build"/> makes the object, then <paramref name="load"/> restores its state.
+    /// </summary>
+    public static T Rebuild<TConfig, T>(string path, string family, Action<TConfig> validate, Func<TConfig, T> build, Action<T, RunState> load,
+        out RunInfo info, JsonSerializerOptions? json = null) where TConfig : class
+    {
         var (header, state) = Load(path, family);
         info = header;
         var config = ReadConfig<TConfig>(path, header, json);
         try { validate(config); }
         catch (ArgumentException e) { throw new CorruptFileException(path, e.Message); }
-        var run = build(config);
-        Restore(path, () => run.LoadState(state));
-        if (run.Step != header.Step) throw new CorruptFileException(path, $"the state is at step {run.Step}, the header says {header.Step}");
-        return run;
+        var built = build(config);
+        Restore(path, () => load(built, state));
+        return built;
     }
 
     /// <summary>Runs <paramref name="restore"/> (a family's LoadState), turning what it throws about the file's content into a <see cref="CorruptFileException"/> naming the file.</summary>

@@ -19,6 +19,31 @@ public sealed class RunState
     /// <summary>Tensors by full name, e.g. <c>model.conv_in.weight</c>.</summary>
     public Dictionary<string, Tensor> Tensors { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The state most runs keep: weights under <c>model</c>, the EMA under <c>ema</c> (when there is one), the optimizer
+    /// under <c>optim</c>, a random stream under <paramref name="rngName"/> (when there is one) and the step.
+    /// </summary>
+    public static RunState Of(Module model, Ema? ema, Optimizer optimizer, string? rngName, Generator? rng, int step)
+    {
+        var s = new RunState();
+        s.AddModule("model", model);
+        if (ema is not null) s.AddEma("ema", ema);
+        s.AddOptimizer("optim", optimizer);
+        if (rngName is not null && rng is not null) s.AddGenerator(rngName, rng);
+        s.SetInt("step", step);
+        return s;
+    }
+
+    /// <summary>Restores what <see cref="Of"/> wrote into a run built from the same config; returns the step.</summary>
+    public int LoadInto(Module model, Ema? ema, Optimizer optimizer, string? rngName, Generator? rng)
+    {
+        LoadModule("model", model);
+        if (ema is not null) LoadEma("ema", ema);
+        LoadOptimizer("optim", optimizer);
+        if (rngName is not null && rng is not null) LoadGenerator(rngName, rng);
+        return Int("step");
+    }
+
     /// <summary>Scalars by name, stored as invariant-culture strings.</summary>
     public Dictionary<string, string> Values { get; } = new(StringComparer.Ordinal);
 

@@ -65,23 +65,9 @@ public sealed class VaeRun : ITrainingRun
         return new StepLosses(-terms.Elbo, [("recon", terms.Reconstruction), ("KL", terms.Kl)]);
     }
 
-    public RunState SaveState()
-    {
-        var s = new RunState();
-        s.AddModule("model", Model);
-        s.AddOptimizer("optim", optimizer);
-        s.AddGenerator("noise", noise);
-        s.SetInt("step", Step);
-        return s;
-    }
+    public RunState SaveState() => RunState.Of(Model, null, optimizer, "noise", noise, Step);
 
-    public void LoadState(RunState s)
-    {
-        s.LoadModule("model", Model);
-        s.LoadOptimizer("optim", optimizer);
-        s.LoadGenerator("noise", noise);
-        Step = s.Int("step");
-    }
+    public void LoadState(RunState s) => Step = s.LoadInto(Model, null, optimizer, "noise", noise);
 
     public static VaeRun Resume(string path, ImageDataset data, out RunInfo info) =>
         RunCheckpoint.Resume<VaeRunConfig, VaeRun>(path, FamilyName, c => c.Validate(), c => new VaeRun(c, data), out info, Json);
