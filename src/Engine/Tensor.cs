@@ -107,8 +107,6 @@ public sealed partial class Tensor : IDisposable
     internal static Tensor Uninitialized(int[] shape, Device device) =>
         new(device.Backend.Allocate(Shapes.Numel(shape), zeroed: false), (int[])shape.Clone(), Shapes.ContiguousStrides(shape), 0);
 
-    /// <summary>Same as <see cref="Uninitialized"/>.</summary>
-    internal static Tensor Empty(int[] shape, Device device) => Uninitialized(shape, device);
 
     public static Tensor ZerosLike(Tensor t) => Zeros(t.Shape, t.Device);
     public static Tensor OnesLike(Tensor t) => Ones(t.Shape, t.Device);

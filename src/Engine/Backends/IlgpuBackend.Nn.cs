@@ -22,7 +22,7 @@ public sealed partial class IlgpuBackend
     public Tensor ChannelSum(Tensor dy)
     {
         int n = dy.Shape[0], c = dy.Shape[1];
-        var db = Tensor.Empty([c], Device);
+        var db = Tensor.Uninitialized([c], Device);
         if (c > 0) K.ChannelSum(n, c, dy.Numel / Math.Max(1, n * c), View(dy), Out(db));
         return db;
     }

@@ -25,11 +25,8 @@ public sealed partial class IlgpuBackend : IBackend
 
     public Device Device => gpu.Device;
 
-    public IReadOnlyDictionary<Primitive, bool> Primitives { get; } =
-        Enum.GetValues<Primitive>().ToDictionary(p => p, p => !Missing.Contains(p));
-
-    /// <summary>The primitives this backend has no kernel for: each throws <see cref="NotSupportedOnDeviceException"/>.</summary>
-    static readonly HashSet<Primitive> Missing = [];
+    /// <summary>Every primitive has a device kernel (an elementwise op without a code in the tables below throws <see cref="NotSupportedOnDeviceException"/>).</summary>
+    public IReadOnlyDictionary<Primitive, bool> Primitives { get; } = Enum.GetValues<Primitive>().ToDictionary(p => p, _ => true);
 
     /// <summary>The elements of a contiguous tensor as a device view (marking them changed when <paramref name="write"/>).</summary>
     internal static ArrayView<float> View(Tensor t, bool write = false)
@@ -117,21 +114,21 @@ public sealed partial class IlgpuBackend : IBackend
 
     public Tensor Unary<T>(Tensor x) where T : IUnaryOp
     {
-        var y = Tensor.Empty(x.Shape, Device);
+        var y = Tensor.Uninitialized(x.Shape, Device);
         if (y.Numel > 0) K.Unary(CodeOf(UnaryCodes, typeof(T), Primitive.Unary), View(x), Out(y));
         return y;
     }
 
     public Tensor UnaryBackward<T>(Tensor x, Tensor y, Tensor g) where T : IUnaryOp
     {
-        var dx = Tensor.Empty(x.Shape, Device);
+        var dx = Tensor.Uninitialized(x.Shape, Device);
         if (dx.Numel > 0) K.UnaryBackward(CodeOf(UnaryCodes, typeof(T), Primitive.UnaryBackward), View(x), View(y), View(g), Out(dx));
         return dx;
     }
 
     public Tensor Binary<T>(Tensor a, Tensor b, int[] shape) where T : IBinaryOp
     {
-        var y = Tensor.Empty(shape, Device);
+        var y = Tensor.Uninitialized(shape, Device);
         if (y.Numel == 0) return y;
         var yv = Out(y);
         var (av, sa) = Operand(a, shape, yv);
@@ -149,21 +146,21 @@ public sealed partial class IlgpuBackend : IBackend
 
     public Tensor Map(ScalarMap f, Tensor x)
     {
-        var y = Tensor.Empty(x.Shape, Device);
+        var y = Tensor.Uninitialized(x.Shape, Device);
         if (y.Numel > 0) K.ScalarUnary(CodeOf(f), f.P, f.Q, View(x), Out(y));
         return y;
     }
 
     public Tensor MapBackward(ScalarMap f, Tensor x, Tensor g)
     {
-        var dx = Tensor.Empty(x.Shape, Device);
+        var dx = Tensor.Uninitialized(x.Shape, Device);
         if (dx.Numel > 0) K.ScalarUnaryBackward(CodeOf(f), f.P, f.Q, View(x), View(g), Out(dx));
         return dx;
     }
 
     public Tensor Where(Tensor condition, Tensor a, Tensor b, int[] shape)
     {
-        var y = Tensor.Empty(shape, Device);
+        var y = Tensor.Uninitialized(shape, Device);
         if (y.Numel == 0) return y;
         var yv = Out(y);
         var (cv, sc) = Operand(condition, shape, yv);
@@ -226,7 +223,7 @@ public sealed partial class IlgpuBackend : IBackend
     public Tensor Linear(Tensor x, Tensor w, Tensor bias)
     {
         int rows = x.Shape[0], inF = x.Shape[1], outF = w.Shape[0];
-        var product = Tensor.Empty([rows, outF], Device);
+        var product = Tensor.Uninitialized([rows, outF], Device);
         BatchedGemm(new GemmOperand(x, false, inF, [x.Offset]), new GemmOperand(w, true, inF, [w.Offset]), product, 1, rows, outF, inF);
         var y = Binary<AddOp>(product, bias, product.Shape);
         product.Dispose();
