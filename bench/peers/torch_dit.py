@@ -1,4 +1,4 @@
-# W2 DiT-T/2 (spec: WORKLOADS.md) in PyTorch, with the parameter names of the reference DiT implementation
+# W2 DiT-T/2 (spec: docs/workloads.md) in PyTorch, with the parameter names of the reference DiT implementation
 # (x_embedder, pos_embed, t_embedder, y_embedder, blocks.N.attn/mlp/adaLN_modulation, final_layer), so weights
 # move to and from the engine's Models.Dit.DiT by name. Attention is written out (softmax(QKᵀ/√d)·V) as in the
 # reference implementation of the workloads.

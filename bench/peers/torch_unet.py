@@ -1,4 +1,4 @@
-# The W1 UNet-S denoiser of WORKLOADS.md in PyTorch, with the engine's parameter names (src/Models/Diffusion/UNet.cs),
+# The W1 UNet-S denoiser of docs/workloads.md in PyTorch, with the engine's parameter names (src/Models/Diffusion/UNet.cs),
 # so weights move between the two by name through safetensors.
 # Parity fixture (weights, inputs, output, MSE loss against the input, every gradient):
 #   OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/peers/torch_unet.py export tests/Fixtures/parity [small]
